@@ -1,0 +1,13 @@
+/**
+ * Conclave's Raft library: a pure, deterministic consensus state machine.
+ * No I/O, timers, clocks or Math.random: time is ticks, randomness is injected.
+ */
+export { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange } from "./conf-change.ts";
+export * from "./errors.ts";
+export { committedIndex, disjointMajoritiesPossible, majority, voteResult } from "./quorum.ts";
+export type { PeerStatus, RaftOptions, RaftStatus } from "./raft.ts";
+export { RawNode } from "./raw-node.ts";
+export { type Rng, SeededRng } from "./rng.ts";
+export type { Storage } from "./storage.ts";
+export { MemoryStorage, type MemoryStorageOptions } from "./storage-memory.ts";
+export * from "./types.ts";
