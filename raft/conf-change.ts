@@ -24,8 +24,10 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
   if (!["add-learner", "add-voter", "promote", "remove"].includes(o.type as string)) {
     throw new Error(`conf change: unknown type ${String(o.type)}`);
   }
-  if (typeof o.node !== "string" || o.node === "") throw new Error("conf change: node must be a non-empty string");
-  if (o.context !== undefined && typeof o.context !== "string") throw new Error("conf change: context must be a string");
+  if (typeof o.node !== "string" || o.node === "")
+    throw new Error("conf change: node must be a non-empty string");
+  if (o.context !== undefined && typeof o.context !== "string")
+    throw new Error("conf change: context must be a string");
   return o as unknown as ConfChange;
 }
 

@@ -11,7 +11,9 @@ export class NotLeaderError extends Error {
   readonly leader: NodeId | null;
 
   constructor(leader: NodeId | null) {
-    super(leader === null ? "not the leader, and no leader is known" : `not the leader; the leader is ${leader}`);
+    super(
+      leader === null ? "not the leader, and no leader is known" : `not the leader; the leader is ${leader}`,
+    );
     this.leader = leader;
   }
 }

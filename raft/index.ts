@@ -8,6 +8,6 @@ export { committedIndex, disjointMajoritiesPossible, majority, voteResult } from
 export type { PeerStatus, RaftOptions, RaftStatus } from "./raft.ts";
 export { RawNode } from "./raw-node.ts";
 export { type Rng, SeededRng } from "./rng.ts";
-export type { Storage } from "./storage.ts";
+export { bootstrapState, type Storage } from "./storage.ts";
 export { MemoryStorage, type MemoryStorageOptions } from "./storage-memory.ts";
 export * from "./types.ts";

@@ -37,6 +37,15 @@ export class Inflights {
     }
   }
 
+  /**
+   * Free the oldest slot. Used when a heartbeat answer shows the follower is alive while
+   * the window is full: the messages in it may all have been lost, and without this the
+   * leader would never send to that follower again.
+   */
+  freeFirstOne(): void {
+    if (this.indexes.length > 0) this.freeLE(this.indexes[0]!);
+  }
+
   full(): boolean {
     return this.indexes.length >= this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

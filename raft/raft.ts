@@ -156,7 +156,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.log.commitTo(hardState.commit);
-    if (options.applied !== undefined && options.applied > this.log.applied) this.log.appliedTo(options.applied);
+    if (options.applied !== undefined && options.applied > this.log.applied)
+      this.log.appliedTo(options.applied);
     this.becomeFollower(this.term, null);
   }
 
@@ -207,7 +208,8 @@ export class Raft {
 
   private onConfChanged(): void {
     if (this.role === "leader") this.syncProgress();
-    if (this.leadTransferee !== null && !this.conf().voters.includes(this.leadTransferee)) this.leadTransferee = null;
+    if (this.leadTransferee !== null && !this.conf().voters.includes(this.leadTransferee))
+      this.leadTransferee = null;
   }
 
   /** Make the progress map match the configuration: add new members, drop removed ones. */
@@ -430,7 +432,9 @@ export class Raft {
         // the newer term, so it steps down instead of disturbing the cluster later.
         this.send(message({ type: "app-resp", from: this.id, to: m.from, term: this.term }));
       } else if (m.type === "prevote") {
-        this.send(message({ type: "prevote-resp", from: this.id, to: m.from, term: this.term, reject: true }));
+        this.send(
+          message({ type: "prevote-resp", from: this.id, to: m.from, term: this.term, reject: true }),
+        );
       }
       return;
     }
@@ -482,6 +486,7 @@ export class Raft {
         if (!pr) return;
         pr.recentActive = true;
         pr.probeSent = false;
+        if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.context !== "") this.handleReadAck(m.context, m.from);
         return;
@@ -580,7 +585,9 @@ export class Raft {
 
   private handleAppend(m: Message): void {
     if (m.index < this.log.committed) {
-      this.send(message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.send(
+        message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }),
+      );
       return;
     }
     const appended = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
@@ -589,7 +596,9 @@ export class Raft {
         this.truncateConfs(appended.conflict);
         this.trackConfEntries(m.entries.slice(appended.conflict - (m.index + 1)));
       }
-      this.send(message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: appended.lastNew }));
+      this.send(
+        message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: appended.lastNew }),
+      );
       return;
     }
     // Consistency check failed: tell the leader where our log could match (fast backtracking).
@@ -611,15 +620,27 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     // The leader sends min(match, commit), so this never commits an entry we do not share.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send(message({ type: "heartbeat-resp", from: this.id, to: m.from, term: this.term, context: m.context }));
+    this.send(
+      message({ type: "heartbeat-resp", from: this.id, to: m.from, term: this.term, context: m.context }),
+    );
   }
 
   private handleSnapshot(m: Message): void {
     const snap = m.snapshot;
     if (snap && this.restore(snap)) {
-      this.send(message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: this.log.lastIndex() }));
+      this.send(
+        message({
+          type: "app-resp",
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          index: this.log.lastIndex(),
+        }),
+      );
     } else {
-      this.send(message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }));
+      this.send(
+        message({ type: "app-resp", from: this.id, to: m.from, term: this.term, index: this.log.committed }),
+      );
     }
   }
 
@@ -772,7 +793,9 @@ export class Raft {
       throw new ConfChangeRefusedError(`another change is pending at index ${this.lastConfIndex()}`);
     }
     assertConfChange(this.conf(), cc);
-    const index = this.appendEntries([{ term: this.term, index: 0, type: "conf", data: encodeConfChange(cc) }]);
+    const index = this.appendEntries([
+      { term: this.term, index: 0, type: "conf", data: encodeConfChange(cc) },
+    ]);
     this.bcastAppend();
     return { index, term: this.term };
   }
@@ -842,7 +865,14 @@ export class Raft {
     if (r.from === this.id) this.readStates.push({ index: r.index, context: r.context });
     else {
       this.send(
-        message({ type: "read-index-resp", from: this.id, to: r.from, term: this.term, index: r.index, context: r.context }),
+        message({
+          type: "read-index-resp",
+          from: this.id,
+          to: r.from,
+          term: this.term,
+          index: r.index,
+          context: r.context,
+        }),
       );
     }
   }

@@ -121,7 +121,9 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(r.maxCommittedSizePerReady),
       messages: r.msgs,
       readStates: r.readStates,
-      ...(soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role ? { softState: soft } : {}),
+      ...(soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role
+        ? { softState: soft }
+        : {}),
       ...(!sameHardState(hard, this.prevHard) ? { hardState: hard } : {}),
       ...(r.log.unstable.snapshot ? { snapshot: r.log.unstable.snapshot } : {}),
     };

@@ -4,12 +4,15 @@
  * wrote here through a Ready is kept across a simulated restart.
  */
 import { CompactedError, SnapshotOutOfDateError, UnavailableError } from "./errors.ts";
-import type { Storage } from "./storage.ts";
+import { bootstrapState, type Storage } from "./storage.ts";
 import { type ConfState, EMPTY_CONF, type Entry, entrySize, type HardState, type Snapshot } from "./types.ts";
 
 /** Options for {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
-  /** Bootstrap configuration (the initial voter set), recorded as a snapshot at index 0. */
+  /**
+   * Founding configuration. When given, storage starts from {@link bootstrapState}; when
+   * absent, it starts empty (a node joining an existing cluster, which the leader sends a snapshot).
+   */
   conf?: ConfState;
 }
 
@@ -20,8 +23,16 @@ export class MemoryStorage implements Storage {
   private ents: Entry[];
 
   constructor(options: MemoryStorageOptions = {}) {
-    this.snap = { meta: { index: 0, term: 0, conf: options.conf ?? EMPTY_CONF }, data: new Uint8Array() };
-    this.ents = [{ term: 0, index: 0, type: "normal", data: new Uint8Array() }];
+    if (options.conf) {
+      const boot = bootstrapState(options.conf);
+      this.snap = boot.snapshot;
+      this.hard = boot.hardState;
+    } else {
+      this.snap = { meta: { index: 0, term: 0, conf: EMPTY_CONF }, data: new Uint8Array() };
+    }
+    this.ents = [
+      { term: this.snap.meta.term, index: this.snap.meta.index, type: "normal", data: new Uint8Array() },
+    ];
   }
 
   /** @inheritdoc */
@@ -103,7 +114,10 @@ export class MemoryStorage implements Storage {
   private compact(index: number): void {
     const i = index - this.offset;
     const head = this.ents[i]!;
-    this.ents = [{ term: head.term, index: head.index, type: "normal", data: new Uint8Array() }, ...this.ents.slice(i + 1)];
+    this.ents = [
+      { term: head.term, index: head.index, type: "normal", data: new Uint8Array() },
+      ...this.ents.slice(i + 1),
+    ];
   }
 
   /**

@@ -6,6 +6,22 @@
  */
 import type { ConfState, Entry, HardState, Snapshot } from "./types.ts";
 
+/**
+ * The state every founding member of a cluster starts from: a snapshot at index 1, term 1
+ * holding the founding configuration (and empty application data), with commit 1.
+ *
+ * Why a snapshot and not an empty log with a configuration beside it: a node that joins
+ * later starts with an empty log and must learn the founding voter set from the cluster.
+ * Since index 1 is compacted on every founder, the leader sends this snapshot to a new node
+ * before any entry, so the new node replays later changes on the right base.
+ */
+export function bootstrapState(conf: ConfState): { snapshot: Snapshot; hardState: HardState } {
+  return {
+    snapshot: { meta: { index: 1, term: 1, conf }, data: new Uint8Array() },
+    hardState: { term: 1, vote: "", commit: 1 },
+  };
+}
+
 /** Read access to persisted Raft state. */
 export interface Storage {
   /** The persisted hard state and the configuration of the latest snapshot (or bootstrap). */
