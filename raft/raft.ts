@@ -801,8 +801,9 @@ export class Raft {
   }
 
   private assertCanPropose(): void {
+    // A leader that has removed itself keeps leading (and taking proposals) until the
+    // removal commits; it just does not count itself in majorities (dissertation §4.2.2).
     if (this.role !== "leader") throw new NotLeaderError(this.leader);
-    if (!this.progress.has(this.id)) throw new NotLeaderError(null);
     if (this.leadTransferee !== null) throw new LeaderTransferringError(this.leadTransferee);
   }
 

@@ -29,6 +29,10 @@ export interface SimOptions {
   livenessTicks?: number;
   /** Events kept for the report. */
   historySize?: number;
+  /** Record every delivered message in the history (for replaying one seed). */
+  trace?: boolean;
+  /** Called with each event as it happens (the demo narrates a run with it). */
+  onEvent?: (event: string) => void;
 }
 
 /** The outcome of one run: ok, or the first broken invariant with the events before it. */
@@ -90,8 +94,6 @@ function drawProfile(r: SeededRng): FaultProfile {
     read: pick([0, 0.02, 0.1]),
   };
 }
-/** SIM_TRACE=1 records every delivered message in the history (for replaying one seed). */
-const TRACE = process.env.SIM_TRACE === "1";
 
 /** Run one seed. Never throws: failures, including unexpected exceptions, become a result. */
 export function runSimulation(options: SimOptions): SimResult {
@@ -143,6 +145,7 @@ class Simulation {
 
   private log(event: string): void {
     this.events.push(`t=${this.now} ${event}`);
+    this.o.onEvent?.(`t=${this.now} ${event}`);
     const max = this.o.historySize ?? 40;
     if (this.events.length > max) this.events.splice(0, this.events.length - max);
   }
@@ -241,7 +244,7 @@ class Simulation {
         continue;
       }
       this.delivered[m.type] = (this.delivered[m.type] ?? 0) + 1;
-      if (TRACE)
+      if (this.o.trace)
         this.log(
           `deliver ${m.type} ${m.from}->${m.to} t${m.term} i${m.index} lt${m.logTerm} c${m.commit} n${m.entries.length}${m.reject ? " reject" : ""}`,
         );
