@@ -773,8 +773,21 @@ export class Raft {
    * @throws NotLeaderError (naming the known leader) or LeaderTransferringError.
    */
   propose(data: Uint8Array): { index: number; term: number } {
+    return this.proposeMany([data]);
+  }
+
+  /**
+   * Append several entries at once (a runtime's group commit): one append message per
+   * follower for the whole batch instead of one per entry. Returns the index of the last
+   * entry (the first is `index - data.length + 1`) and the term.
+   * @throws NotLeaderError or LeaderTransferringError, as {@link propose}.
+   */
+  proposeMany(data: readonly Uint8Array[]): { index: number; term: number } {
     this.assertCanPropose();
-    const index = this.appendEntries([{ term: this.term, index: 0, type: "normal", data }]);
+    if (data.length === 0) return { index: this.log.lastIndex(), term: this.term };
+    const index = this.appendEntries(
+      data.map((d) => ({ term: this.term, index: 0, type: "normal" as const, data: d })),
+    );
     this.bcastAppend();
     return { index, term: this.term };
   }

@@ -56,6 +56,11 @@ export class RawNode {
     return this.raft.propose(data);
   }
 
+  /** Propose a batch of entries with one append per follower. @see Raft.proposeMany */
+  proposeMany(data: readonly Uint8Array[]): { index: number; term: number } {
+    return this.raft.proposeMany(data);
+  }
+
   /** Propose a membership change. @see Raft.proposeConfChange */
   proposeConfChange(cc: ConfChange): { index: number; term: number } {
     return this.raft.proposeConfChange(cc);

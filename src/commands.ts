@@ -1,0 +1,82 @@
+/**
+ * The typed commands of Conclave's replicated state machine, and their wire form (the data
+ * of a Raft `normal` entry). Later features add members, events and handler runs here.
+ */
+
+/** Largest value `conclave kv put` accepts (DESIGN.md: values up to 64 KiB). */
+export const KV_MAX_VALUE_BYTES = 64 * 1024;
+/** Largest key: keys are short names, not data. */
+export const KV_MAX_KEY_BYTES = 1024;
+
+/** A command of the replicated state machine. */
+export type Command =
+  | { readonly type: "kv-put"; readonly key: string; readonly value: string }
+  | { readonly type: "kv-delete"; readonly key: string };
+
+/** What applying a command produced, handed back to the proposer. */
+export type CommandResult =
+  | { readonly type: "kv-put"; readonly revision: number }
+  | { readonly type: "kv-delete"; readonly deleted: boolean; readonly revision: number };
+
+/** A command that could not be decoded or fails validation. */
+export class BadCommandError extends Error {
+  override readonly name = "BadCommandError";
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Why a key is unacceptable, or null. */
+export function keyProblem(key: unknown): string | null {
+  if (typeof key !== "string" || key.length === 0) return "key must be a non-empty string";
+  if (Buffer.byteLength(key) > KV_MAX_KEY_BYTES) return `key is longer than ${KV_MAX_KEY_BYTES} bytes`;
+  return null;
+}
+
+/** Why a value is unacceptable, or null. */
+export function valueProblem(value: unknown): string | null {
+  if (typeof value !== "string") return "value must be a string";
+  const n = Buffer.byteLength(value);
+  if (n > KV_MAX_VALUE_BYTES) return `value is ${n} bytes; the limit is ${KV_MAX_VALUE_BYTES} (64 KiB)`;
+  return null;
+}
+
+/**
+ * Check a command before it is proposed or after it is decoded. Every elector applies the
+ * same bytes, so validation must be deterministic and must not depend on local state.
+ * @throws BadCommandError naming the problem
+ */
+export function validateCommand(c: unknown): Command {
+  if (typeof c !== "object" || c === null) throw new BadCommandError("command must be an object");
+  const o = c as Record<string, unknown>;
+  switch (o.type) {
+    case "kv-put": {
+      const p = keyProblem(o.key) ?? valueProblem(o.value);
+      if (p) throw new BadCommandError(`kv-put: ${p}`);
+      return { type: "kv-put", key: o.key as string, value: o.value as string };
+    }
+    case "kv-delete": {
+      const p = keyProblem(o.key);
+      if (p) throw new BadCommandError(`kv-delete: ${p}`);
+      return { type: "kv-delete", key: o.key as string };
+    }
+    default:
+      throw new BadCommandError(`unknown command type ${JSON.stringify(o.type)}`);
+  }
+}
+
+/** Encode a command as entry data. */
+export function encodeCommand(c: Command): Uint8Array {
+  return encoder.encode(JSON.stringify(c));
+}
+
+/** Decode entry data into a validated command. @throws BadCommandError */
+export function decodeCommand(data: Uint8Array): Command {
+  let v: unknown;
+  try {
+    v = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new BadCommandError("entry data is not JSON");
+  }
+  return validateCommand(v);
+}
