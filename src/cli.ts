@@ -1,0 +1,232 @@
+/**
+ * The `conclave` command line. Exit codes: 0 success, 1 failure, 2 bad usage.
+ * Client commands take `--addr HOST:PORT` (or CONCLAVE_ADDR, default 127.0.0.1:7400),
+ * `--token-file` (or CONCLAVE_TOKEN_FILE), optional `--tls-ca/--tls-cert/--tls-key`, and
+ * `--json` for machine-readable output.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { type ControlApi, ControlError, type ElectorStatus, type StatusResponse } from "./control-types.ts";
+
+/** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  connect: (options: {
+    addr: string;
+    token: string;
+    tls?: { ca: string; cert: string; key: string };
+  }) => ControlApi;
+  runAgent: (configFile: string) => Promise<number>;
+}
+
+/** Bad usage: exit 2 with this message. */
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+interface ClientFlags {
+  addr?: string;
+  tokenFile?: string;
+  json?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+function clientOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--addr <host:port>", "node to talk to (env CONCLAVE_ADDR, default 127.0.0.1:7400)"),
+    )
+    .addOption(new Option("--token-file <file>", "file holding the cluster token (env CONCLAVE_TOKEN_FILE)"))
+    .addOption(new Option("--tls-ca <file>", "cluster CA certificate, when the cluster uses TLS"))
+    .addOption(new Option("--tls-cert <file>", "client certificate"))
+    .addOption(new Option("--tls-key <file>", "client key"))
+    .option("--json", "machine-readable output");
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function electorRows(electors: ElectorStatus[]): string {
+  return table([
+    ["NAME", "ADDRESS", "ROLE", "MATCH", "REACHABLE"],
+    ...electors.map((e) => [e.name, e.address, e.role, String(e.match), e.reachable ? "yes" : "no"]),
+  ]);
+}
+
+/** `status --json` exactly as DESIGN.md shows it. */
+function statusJson(s: StatusResponse): object {
+  return {
+    leader: s.leader === "" ? null : s.leader,
+    term: s.term,
+    commit: s.commit,
+    applied: s.applied,
+    electors: s.electors.map((e) => ({
+      name: e.name,
+      address: e.address,
+      role: e.role,
+      match: e.match,
+      reachable: e.reachable,
+    })),
+    members: { up: s.members.up, down: s.members.down, drained: s.members.drained },
+  };
+}
+
+/** Run the CLI with `argv` (without node and script). Resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = new Command("conclave")
+    .description("Conclave cluster coordinator")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run conclave --help for usage)");
+  let result: Promise<number> = Promise.resolve(0);
+
+  /** Resolve the client connection from flags and environment. */
+  const connect = (flags: ClientFlags): ControlApi => {
+    const addr = flags.addr ?? io.env.CONCLAVE_ADDR ?? "127.0.0.1:7400";
+    if (!/^[^\s]+:\d{1,5}$/.test(addr)) throw new UsageError(`--addr must be HOST:PORT, got "${addr}"`);
+    const tokenFile = flags.tokenFile ?? io.env.CONCLAVE_TOKEN_FILE;
+    if (!tokenFile) throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE)");
+    let token: string;
+    try {
+      token = readFileSync(tokenFile, "utf8").trim();
+    } catch (e) {
+      throw new UsageError(
+        `--token-file ${tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    if (token === "") throw new UsageError(`--token-file ${tokenFile}: the file is empty`);
+    const tlsParts = [flags.tlsCa, flags.tlsCert, flags.tlsKey];
+    if (tlsParts.some(Boolean) && !tlsParts.every(Boolean)) {
+      throw new UsageError("--tls-ca, --tls-cert and --tls-key go together");
+    }
+    const tls = flags.tlsCa ? { ca: flags.tlsCa, cert: flags.tlsCert!, key: flags.tlsKey! } : undefined;
+    return io.connect({ addr, token, ...(tls ? { tls } : {}) });
+  };
+
+  /** Run a client action: connect, call, print, close; failures become exit 1 with one line. */
+  const client = (flags: ClientFlags, action: (api: ControlApi) => Promise<string | object>) => {
+    result = (async () => {
+      const api = connect(flags);
+      try {
+        const out = await action(api);
+        if (typeof out === "string") io.out(out.endsWith("\n") || out === "" ? out : `${out}\n`);
+        else io.out(`${JSON.stringify(out)}\n`);
+        return 0;
+      } finally {
+        api.close();
+      }
+    })();
+  };
+
+  program
+    .command("agent")
+    .description("run a node")
+    .requiredOption("--config <file>", "the node's conclave.yaml")
+    .action((opts: { config: string }) => {
+      result = io.runAgent(opts.config);
+    });
+
+  clientOptions(
+    program.command("status").description("leader, term, commit index, electors and their lag"),
+  ).action((flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const s = await api.status();
+      if (flags.json) return statusJson(s);
+      return [
+        `leader:   ${s.leader || "(none)"}`,
+        `term:     ${s.term}`,
+        `commit:   ${s.commit} (applied ${s.applied})`,
+        `members:  ${s.members.up} up, ${s.members.down} down, ${s.members.drained} drained`,
+        "",
+        electorRows(s.electors),
+      ].join("\n");
+    }),
+  );
+
+  const kv = program.command("kv").description("replicated configuration (values up to 64 KiB)");
+  clientOptions(kv.command("put").argument("<key>").argument("<value>")).action(
+    (key: string, value: string, flags: ClientFlags) =>
+      client(flags, async (api) => {
+        const r = await api.kvPut(key, value);
+        return flags.json ? { key, revision: r.revision } : `${key} = ${value} (revision ${r.revision})`;
+      }),
+  );
+  clientOptions(kv.command("get").argument("<key>")).action((key: string, flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const r = await api.kvGet(key);
+      if (!r.found) throw new ControlError(5, `${key}: not found`);
+      return flags.json ? { key, value: r.value, revision: r.revision } : r.value;
+    }),
+  );
+  clientOptions(kv.command("list").argument("[prefix]")).action(
+    (prefix: string | undefined, flags: ClientFlags) =>
+      client(flags, async (api) => {
+        const r = await api.kvList(prefix ?? "");
+        if (flags.json) return r.items;
+        return r.items.map((i) => `${i.key} = ${i.value}`).join("\n");
+      }),
+  );
+  clientOptions(kv.command("delete").argument("<key>")).action((key: string, flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const r = await api.kvDelete(key);
+      if (flags.json) return { key, deleted: r.deleted, revision: r.revision };
+      return r.deleted ? `${key} deleted` : `${key} did not exist`;
+    }),
+  );
+
+  const electors = program.command("electors").description("change the voter set safely");
+  clientOptions(electors.command("list")).action((flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const r = await api.electorsList();
+      return flags.json ? r.electors : electorRows(r.electors);
+    }),
+  );
+  clientOptions(electors.command("add").argument("<name>").argument("<addr>")).action(
+    (name: string, addr: string, flags: ClientFlags) =>
+      client(flags, async (api) => {
+        const r = await api.electorsAdd(name, addr);
+        return flags.json
+          ? r.electors
+          : `${name} added (joined as a learner, caught up, promoted)\n${electorRows(r.electors)}`;
+      }),
+  );
+  clientOptions(electors.command("remove").argument("<name>")).action((name: string, flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const r = await api.electorsRemove(name);
+      return flags.json ? r.electors : `${name} removed\n${electorRows(r.electors)}`;
+    }),
+  );
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return await result;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander refuses is bad usage.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      io.err(`conclave: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ControlError) {
+      io.err(`conclave: ${e.message}\n`);
+      return 1;
+    }
+    io.err(`conclave: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The control API served by every elector (proto/control.proto). Writes and membership
+ * changes run on the leader: a follower forwards the call to the leader and relays the
+ * answer, so a client may talk to any node. Reads are linearizable: the leader confirms
+ * the read index (ReadIndex), then this node answers from its own applied state.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import {
+  ConfChangeRefusedError,
+  LeaderTransferringError,
+  type NodeId,
+  NotLeaderError,
+} from "../raft/index.ts";
+import { BadCommandError } from "./commands.ts";
+import { controlServiceDefinition } from "./control-client.ts";
+import { type ControlApi, ControlError, type ElectorStatus, type StatusResponse } from "./control-types.ts";
+import {
+  type ElectorNode,
+  NodeStoppedError,
+  ProposalDroppedError,
+  RequestTimeoutError,
+} from "./elector-node.ts";
+import type { ServiceHost } from "./grpc-peer-transport.ts";
+import type { CoordinatorState } from "./state-machine.ts";
+
+/** Options of {@link registerControlService}. */
+export interface ControlServiceOptions {
+  node: ElectorNode;
+  state: CoordinatorState;
+  logger: Logger;
+  /** A client for the control API of the node at `addr` (the leader), for forwarding. */
+  connect: (addr: string) => ControlApi;
+  /** Deadline for reads, proposals and forwarded calls. */
+  requestTimeoutMs: number;
+  /** How long a new elector may take to catch up as a learner before it is promoted. */
+  catchUpTimeoutMs: number;
+}
+
+/** The control API's handlers, independent of gRPC (so they can be called directly in tests). */
+export class ControlService {
+  private readonly clients = new Map<string, ControlApi>();
+
+  constructor(private readonly o: ControlServiceOptions) {}
+
+  /** Run `local` on the leader, or forward the call to the leader. */
+  private async onLeader<T>(local: () => Promise<T>, forward: (c: ControlApi) => Promise<T>): Promise<T> {
+    const leader = this.o.node.leader();
+    if (leader === this.o.node.id) {
+      try {
+        return await local();
+      } catch (e) {
+        // Leadership moved while we worked: let the caller retry against the new leader.
+        if (e instanceof NotLeaderError && e.leader !== null && e.leader !== this.o.node.id) {
+          return forward(this.client(e.leader));
+        }
+        throw e;
+      }
+    }
+    if (leader === null) throw new NotLeaderError(null);
+    return forward(this.client(leader));
+  }
+
+  private client(leader: NodeId): ControlApi {
+    const addr = this.o.node.addressOf(leader);
+    if (!addr) throw new ControlError(grpc.status.UNAVAILABLE, `no address known for the leader ${leader}`);
+    let c = this.clients.get(addr);
+    if (!c) {
+      c = this.o.connect(addr);
+      this.clients.set(addr, c);
+    }
+    return c;
+  }
+
+  /** Close forwarding clients. */
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  kvPut(req: { key: string; value: string }): Promise<{ revision: number }> {
+    return this.onLeader(
+      async () => {
+        const out = await this.o.node.propose({ type: "kv-put", key: req.key, value: req.value });
+        if (out.kind !== "result" || out.result.type !== "kv-put")
+          throw new Error(`unexpected outcome ${out.kind}`);
+        return { revision: out.result.revision };
+      },
+      (c) => c.kvPut(req.key, req.value),
+    );
+  }
+
+  kvDelete(req: { key: string }): Promise<{ deleted: boolean; revision: number }> {
+    return this.onLeader(
+      async () => {
+        const out = await this.o.node.propose({ type: "kv-delete", key: req.key });
+        if (out.kind !== "result" || out.result.type !== "kv-delete")
+          throw new Error(`unexpected outcome ${out.kind}`);
+        return { deleted: out.result.deleted, revision: out.result.revision };
+      },
+      (c) => c.kvDelete(req.key),
+    );
+  }
+
+  async kvGet(req: { key: string }): Promise<{ found: boolean; value: string; revision: number }> {
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    const e = this.o.state.kv.get(req.key);
+    return e
+      ? { found: true, value: e.value, revision: e.revision }
+      : { found: false, value: "", revision: 0 };
+  }
+
+  async kvList(req: {
+    prefix: string;
+  }): Promise<{ items: { key: string; value: string; revision: number }[] }> {
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    return { items: this.o.state.kv.list(req.prefix) };
+  }
+
+  /** The leader's view when reachable; this node's own view otherwise. */
+  async status(): Promise<StatusResponse> {
+    const leader = this.o.node.leader();
+    if (leader !== null && leader !== this.o.node.id) {
+      try {
+        return await this.client(leader).status();
+      } catch (e) {
+        this.o.logger.debug({ err: e }, "status: the leader did not answer; answering locally");
+      }
+    }
+    return this.localStatus();
+  }
+
+  private localStatus(): StatusResponse {
+    const s = this.o.node.status();
+    return {
+      leader: s.leader ?? "",
+      term: s.term,
+      commit: s.commit,
+      applied: this.o.state.applied,
+      electors: this.electors(),
+      members: { up: 0, down: 0, drained: 0 },
+      answeredBy: this.o.node.id,
+    };
+  }
+
+  /** Every voter and learner, with the leader's replication progress when this node leads. */
+  private electors(): ElectorStatus[] {
+    const s = this.o.node.status();
+    const isLeader = s.role === "leader";
+    const out: ElectorStatus[] = [];
+    const add = (name: NodeId, learner: boolean) => {
+      const p = s.progress.get(name);
+      let role: ElectorStatus["role"] = learner ? "learner" : "follower";
+      if (name === s.leader) role = "leader";
+      else if (name === this.o.node.id && (s.role === "candidate" || s.role === "pre-candidate"))
+        role = "candidate";
+      out.push({
+        name,
+        address: this.o.node.addressOf(name) ?? "",
+        role,
+        match: p?.match ?? (name === this.o.node.id ? s.lastIndex : 0),
+        reachable: name === this.o.node.id || (isLeader ? (p?.recentActive ?? false) : name === s.leader),
+      });
+    };
+    for (const v of s.conf.voters) add(v, false);
+    for (const l of s.conf.learners) add(l, true);
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async electorsList(): Promise<{ electors: ElectorStatus[] }> {
+    const st = await this.status();
+    return { electors: st.electors };
+  }
+
+  /**
+   * Add an elector safely: as a learner first (it votes for nothing and counts in no
+   * majority), wait until it has caught up with the leader's commit index, then promote it.
+   * Idempotent: adding an existing voter returns the list; an existing learner is promoted.
+   */
+  electorsAdd(req: { name: string; address: string }): Promise<{ electors: ElectorStatus[] }> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(req.name)) {
+      throw new ControlError(
+        grpc.status.INVALID_ARGUMENT,
+        `elector name "${req.name}" must be a hostname-like name`,
+      );
+    }
+    if (!/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(req.address)) {
+      throw new ControlError(
+        grpc.status.INVALID_ARGUMENT,
+        `elector address "${req.address}" must be host:port`,
+      );
+    }
+    return this.onLeader(
+      async () => {
+        const node = this.o.node;
+        let conf = node.status().conf;
+        if (!conf.voters.includes(req.name) && !conf.learners.includes(req.name)) {
+          await node.proposeConfChange({ type: "add-learner", node: req.name, context: req.address });
+          this.o.logger.info({ elector: req.name, address: req.address }, "added an elector as a learner");
+        }
+        conf = node.status().conf;
+        if (conf.learners.includes(req.name)) {
+          await this.waitCaughtUp(req.name);
+          await node.proposeConfChange({ type: "promote", node: req.name });
+          this.o.logger.info({ elector: req.name }, "promoted the learner to voter");
+        }
+        return { electors: this.electors() };
+      },
+      (c) => c.electorsAdd(req.name, req.address),
+    );
+  }
+
+  private async waitCaughtUp(name: NodeId): Promise<void> {
+    const deadline = Date.now() + this.o.catchUpTimeoutMs;
+    for (;;) {
+      const s = this.o.node.status();
+      if (s.role !== "leader") throw new NotLeaderError(s.leader);
+      const match = s.progress.get(name)?.match ?? 0;
+      if (match >= s.commit) return;
+      if (Date.now() > deadline) {
+        throw new ControlError(
+          grpc.status.DEADLINE_EXCEEDED,
+          `${name} did not catch up within ${this.o.catchUpTimeoutMs} ms (match ${match}, commit ${s.commit}); it stays a learner — is it running and reachable?`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  electorsRemove(req: { name: string }): Promise<{ electors: ElectorStatus[] }> {
+    return this.onLeader(
+      async () => {
+        await this.o.node.proposeConfChange({ type: "remove", node: req.name });
+        this.o.logger.info({ elector: req.name }, "removed an elector");
+        return { electors: this.electors() };
+      },
+      (c) => c.electorsRemove(req.name),
+    );
+  }
+}
+
+/** Map a failure to a gRPC status an operator can act on. */
+function toServiceError(e: unknown): Partial<grpc.ServiceError> {
+  const err = e as Error;
+  const status = (code: grpc.status, details: string) => ({ code, details, message: details });
+  if (e instanceof ControlError) return status(e.code, e.message);
+  if (e instanceof NotLeaderError) {
+    return status(
+      grpc.status.UNAVAILABLE,
+      e.leader === null ? "the cluster has no leader right now" : e.message,
+    );
+  }
+  if (
+    e instanceof LeaderTransferringError ||
+    e instanceof ProposalDroppedError ||
+    e instanceof NodeStoppedError
+  ) {
+    return status(grpc.status.UNAVAILABLE, err.message);
+  }
+  if (e instanceof RequestTimeoutError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
+  if (e instanceof BadCommandError) return status(grpc.status.INVALID_ARGUMENT, err.message);
+  if (e instanceof ConfChangeRefusedError) return status(grpc.status.FAILED_PRECONDITION, err.message);
+  return status(grpc.status.INTERNAL, err?.message ?? String(e));
+}
+
+/** Serve the control API on `server` through `service`. */
+export function registerControlService(server: ServiceHost, service: ControlService, logger: Logger): void {
+  const handlers: Record<string, (req: never) => Promise<unknown>> = {
+    KvPut: (r) => service.kvPut(r),
+    KvGet: (r) => service.kvGet(r),
+    KvList: (r) => service.kvList(r),
+    KvDelete: (r) => service.kvDelete(r),
+    Status: () => service.status(),
+    ElectorsList: () => service.electorsList(),
+    ElectorsAdd: (r) => service.electorsAdd(r),
+    ElectorsRemove: (r) => service.electorsRemove(r),
+  };
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, fn] of Object.entries(handlers)) {
+    const handle: grpc.handleUnaryCall<never, unknown> = (call, callback) => {
+      Promise.resolve()
+        .then(() => fn(call.request))
+        .then(
+          (res) => callback(null, res),
+          (e: unknown) => {
+            const se = toServiceError(e);
+            if (se.code === grpc.status.INTERNAL)
+              logger.error({ err: e, method: name }, "control call failed");
+            callback(se as grpc.ServiceError);
+          },
+        );
+    };
+    impl[name] = handle as grpc.handleUnaryCall<unknown, unknown>;
+  }
+  server.addService(controlServiceDefinition(), impl);
+}

@@ -1,0 +1,56 @@
+/**
+ * Plain-object shapes of the control API (proto/control.proto), shared by the service, its
+ * client and the CLI. Field names are protobufjs's camelCase forms of the proto fields.
+ */
+
+/** One elector as `conclave status` and `conclave electors list` show it. */
+export interface ElectorStatus {
+  name: string;
+  address: string;
+  role: "leader" | "follower" | "candidate" | "learner";
+  match: number;
+  reachable: boolean;
+}
+
+/** The answer to Status (the leader's view when there is a leader). */
+export interface StatusResponse {
+  /** Empty when no leader is known. */
+  leader: string;
+  term: number;
+  commit: number;
+  applied: number;
+  electors: ElectorStatus[];
+  members: { up: number; down: number; drained: number };
+  answeredBy: string;
+}
+
+/** A key-value item. */
+export interface KvItem {
+  key: string;
+  value: string;
+  revision: number;
+}
+
+/** The control API, as the CLI uses it. Every method may throw {@link ControlError}. */
+export interface ControlApi {
+  kvPut(key: string, value: string): Promise<{ revision: number }>;
+  kvGet(key: string): Promise<{ found: boolean; value: string; revision: number }>;
+  kvList(prefix: string): Promise<{ items: KvItem[] }>;
+  kvDelete(key: string): Promise<{ deleted: boolean; revision: number }>;
+  status(): Promise<StatusResponse>;
+  electorsList(): Promise<{ electors: ElectorStatus[] }>;
+  electorsAdd(name: string, address: string): Promise<{ electors: ElectorStatus[] }>;
+  electorsRemove(name: string): Promise<{ electors: ElectorStatus[] }>;
+  close(): void;
+}
+
+/** A control call failed; `code` is the gRPC status code, `message` says what went wrong. */
+export class ControlError extends Error {
+  override readonly name = "ControlError";
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

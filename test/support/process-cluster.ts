@@ -1,0 +1,226 @@
+/**
+ * Real elector processes on 127.0.0.1 for multi-process tests and benchmarks: writes a
+ * config, token file and data dir per node in a temp folder, starts `conclave agent` as a
+ * child process, and kills, restarts and inspects them.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectControl } from "../../src/control-client.ts";
+import type { ControlApi, StatusResponse } from "../../src/control-types.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** How to run the agent: from TypeScript sources (tests) or from the build (benchmarks). */
+export type AgentRuntime = "tsx" | "dist";
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** One node of the cluster. */
+export interface ProcNode {
+  readonly name: string;
+  readonly addr: string;
+  readonly configFile: string;
+  readonly dataDir: string;
+  proc: ChildProcess | null;
+  /** Everything the process wrote to stderr and stdout (pino logs), for diagnosing failures. */
+  output: string;
+}
+
+/** Options of {@link ProcessCluster.create}. */
+export interface ProcessClusterOptions {
+  names: readonly string[];
+  runtime?: AgentRuntime;
+  /** Raft tick and election timeout (defaults: DESIGN.md's 100 ms and 1000 ms). */
+  raftHeartbeat?: string;
+  electionTimeout?: string;
+  logLevel?: string;
+}
+
+/** A cluster of elector processes. */
+export class ProcessCluster {
+  readonly dir: string;
+  readonly tokenFile: string;
+  readonly token = "test-token-0123456789abcdef";
+  readonly nodes = new Map<string, ProcNode>();
+  private readonly founders: Record<string, string> = {};
+
+  private constructor(private readonly o: ProcessClusterOptions) {
+    this.dir = mkdtempSync(join(tmpdir(), "conclave-test-"));
+    this.tokenFile = join(this.dir, "token");
+    writeFileSync(this.tokenFile, `${this.token}\n`, { mode: 0o600 });
+  }
+
+  /** Allocate ports and write configs for the founding electors. Nothing is started. */
+  static async create(o: ProcessClusterOptions): Promise<ProcessCluster> {
+    const c = new ProcessCluster(o);
+    for (const name of o.names) c.founders[name] = `127.0.0.1:${await freePort()}`;
+    for (const name of o.names) c.writeNode(name, c.founders[name]!, false);
+    return c;
+  }
+
+  private writeNode(name: string, addr: string, join: boolean): ProcNode {
+    const dataDir = join_(this.dir, name, "data");
+    mkdirSync(join_(this.dir, name), { recursive: true });
+    const configFile = join_(this.dir, name, "conclave.yaml");
+    const electors = Object.entries(this.founders)
+      .map(([n, a]) => `    ${n}: ${a}`)
+      .join("\n");
+    writeFileSync(
+      configFile,
+      [
+        `name: ${name}`,
+        "roles: [elector]",
+        `listen: ${addr}`,
+        `data_dir: ${dataDir}`,
+        "cluster:",
+        "  electors:",
+        electors,
+        `  token_file: ${this.tokenFile}`,
+        ...(join ? ["  join: true"] : []),
+        "timing:",
+        `  raft_heartbeat: ${this.o.raftHeartbeat ?? "100ms"}`,
+        `  election_timeout: ${this.o.electionTimeout ?? "1000ms"}`,
+        "",
+      ].join("\n"),
+    );
+    const node: ProcNode = { name, addr, configFile, dataDir, proc: null, output: "" };
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  /** Write the config of a new elector that joins the running cluster later. */
+  async addJoiner(name: string): Promise<ProcNode> {
+    return this.writeNode(name, `127.0.0.1:${await freePort()}`, true);
+  }
+
+  /** The command that runs `conclave ARGS`. */
+  command(args: readonly string[]): { cmd: string; argv: string[] } {
+    const runtime = this.o.runtime ?? "tsx";
+    const argv =
+      runtime === "tsx"
+        ? ["--import=tsx", join_(ROOT, "src/main.ts"), ...args]
+        : [join_(ROOT, "bin/conclave"), ...args];
+    return { cmd: process.execPath, argv };
+  }
+
+  /** Start a node's agent process (its data dir is kept across restarts). */
+  start(name: string): ProcNode {
+    const node = this.nodes.get(name)!;
+    const { cmd, argv } = this.command(["agent", "--config", node.configFile]);
+    const proc = spawn(cmd, argv, {
+      cwd: ROOT,
+      env: { ...process.env, CONCLAVE_LOG_LEVEL: this.o.logLevel ?? "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    node.output = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      node.output += d.toString();
+    });
+    proc.stderr!.on("data", (d: Buffer) => {
+      node.output += d.toString();
+    });
+    node.proc = proc;
+    return node;
+  }
+
+  /** Start every founding node. */
+  startAll(): void {
+    for (const name of this.o.names) this.start(name);
+  }
+
+  /** `kill -9` a node and wait for it to be gone. */
+  async kill(name: string): Promise<void> {
+    const node = this.nodes.get(name)!;
+    const proc = node.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const gone = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGKILL");
+    await gone;
+    node.proc = null;
+  }
+
+  /** SIGTERM a node and wait for its exit code. */
+  async terminate(name: string): Promise<number | null> {
+    const node = this.nodes.get(name)!;
+    const proc = node.proc;
+    if (!proc || proc.exitCode !== null) return proc?.exitCode ?? null;
+    const code = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+    proc.kill("SIGTERM");
+    node.proc = null;
+    return code;
+  }
+
+  /** A control client for one node. */
+  client(name: string, timeoutMs = 5000): ControlApi {
+    return connectControl({ addr: this.nodes.get(name)!.addr, token: this.token, timeoutMs });
+  }
+
+  /** Poll a node's status until `ok` accepts it, or throw after `timeoutMs`. */
+  async waitFor(
+    name: string,
+    ok: (s: StatusResponse) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<StatusResponse> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    while (Date.now() < deadline) {
+      const c = this.client(name, 1000);
+      try {
+        const s = await c.status();
+        if (ok(s)) return s;
+        last = s;
+      } catch (e) {
+        last = e;
+      } finally {
+        c.close();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `timed out waiting on ${name}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+    );
+  }
+
+  /** Wait until some live node reports a leader that is alive; returns its name. */
+  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+    const live = [...this.nodes.values()].filter((n) => n.proc);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const n of live) {
+        try {
+          const s = await this.waitFor(
+            n.name,
+            (x) => x.leader !== "" && !!this.nodes.get(x.leader)?.proc,
+            1000,
+          );
+          return s.leader;
+        } catch {
+          // try the next node
+        }
+      }
+    }
+    throw new Error("no leader elected");
+  }
+
+  /** Stop everything and delete the temp folder. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.nodes.keys()].map((n) => this.kill(n)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const join_ = join;
