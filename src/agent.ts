@@ -67,7 +67,10 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     2,
     Math.round(config.timing.electionTimeoutMs / config.timing.raftHeartbeatMs),
   );
+  // Like etcd's --snapshot-count: entries applied between snapshots (tests use small values).
+  const snapshotEntries = Number(process.env.CONCLAVE_SNAPSHOT_ENTRIES) || undefined;
   const node = new ElectorNode({
+    ...(snapshotEntries ? { snapshotEntries } : {}),
     id: config.name,
     store,
     state,

@@ -285,13 +285,22 @@ export class ElectorNode {
     const rd = this.raw.ready();
     // 1. Persist: one atomic, fsynced batch.
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      const prev = this.o.store.hardState();
+      const sync =
+        rd.snapshot !== undefined ||
+        rd.entries.length > 0 ||
+        (rd.hardState !== undefined && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote));
       await this.o.store.persist({
+        sync,
         entries: rd.entries,
         ...(rd.hardState ? { hardState: rd.hardState } : {}),
         ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
       });
     }
     let confChanged = this.noteConfEntries(rd.entries);
+    // Whom we may answer changes with the configuration in our log and with the leader
+    // (a joining node knows nobody until the leader's first message): update before sending.
+    if (confChanged || rd.softState) this.updatePeers();
     // 2. Send, now that what the messages promise is durable.
     if (rd.messages.length > 0) this.transport.send(rd.messages);
     // 3. Apply.
@@ -371,11 +380,11 @@ export class ElectorNode {
     // newer leader overwrites them (applyEntry); reads pending on a lost leadership time out.
   }
 
-  /** Tell the transport whom to talk to: every voter and learner except us. */
+  /** Tell the transport whom to talk to: every voter and learner, and the leader, except us. */
   private updatePeers(): void {
-    const conf = this.raw.status().conf;
+    const { conf, leader } = this.raw.status();
     const peers = new Map<NodeId, string>();
-    for (const id of [...conf.voters, ...conf.learners]) {
+    for (const id of [...conf.voters, ...conf.learners, ...(leader ? [leader] : [])]) {
       if (id === this.id) continue;
       const addr = this.addressOf(id);
       if (addr) peers.set(id, addr);

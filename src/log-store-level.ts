@@ -303,7 +303,7 @@ export class LevelLogStore implements LogStore {
     return this.serialize(async () => {
       const plan = this.planPersist(batch);
       if (plan.ops.length === 0) return;
-      await this.write(plan.ops);
+      await this.write(plan.ops, batch.sync ?? true);
       this.applyPlan(plan);
     });
   }
@@ -325,7 +325,7 @@ export class LevelLogStore implements LogStore {
       ];
       for (let i = this.firstIndex(); i <= index; i++) ops.push({ type: "del", key: entryKey(i) });
       // lastIndex is unchanged (a snapshot at lastIndex leaves an empty log ending there).
-      await this.write(ops);
+      await this.write(ops, true);
       const head = this.ents[index - this.offset]!;
       this.snap = snap;
       this.ents = [
@@ -358,10 +358,14 @@ export class LevelLogStore implements LogStore {
     return run;
   }
 
-  /** One synced batch. A failure poisons the store (see {@link LogStoreWriteError}). */
-  private async write(ops: Op[]): Promise<void> {
+  /**
+   * One atomic batch, fsynced unless `sync` is false (LevelDB's log is sequential, so a later
+   * synced batch also makes every earlier one durable). A failure poisons the store (see
+   * {@link LogStoreWriteError}).
+   */
+  private async write(ops: Op[], sync: boolean): Promise<void> {
     try {
-      await this.db.batch(ops, { sync: true });
+      await this.db.batch(ops, { sync });
     } catch (err) {
       this.failure = new LogStoreWriteError(this.dir, { cause: err });
       throw this.failure;

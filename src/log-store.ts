@@ -10,6 +10,12 @@ export interface PersistBatch {
   readonly hardState?: HardState;
   readonly entries: readonly Entry[];
   readonly snapshot?: Snapshot;
+  /**
+   * Whether the write must reach stable storage before `persist` resolves (default true).
+   * The driver passes false when only the commit index changed, as etcd's MustSync does: a
+   * commit index lost in a crash is safely learned again from the leader.
+   */
+  readonly sync?: boolean;
 }
 
 /** Durable Raft storage. */

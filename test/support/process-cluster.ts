@@ -48,6 +48,8 @@ export interface ProcessClusterOptions {
   raftHeartbeat?: string;
   electionTimeout?: string;
   logLevel?: string;
+  /** Entries between snapshots (CONCLAVE_SNAPSHOT_ENTRIES); the agent's default when absent. */
+  snapshotEntries?: number;
 }
 
 /** A cluster of elector processes. */
@@ -123,7 +125,11 @@ export class ProcessCluster {
     const { cmd, argv } = this.command(["agent", "--config", node.configFile]);
     const proc = spawn(cmd, argv, {
       cwd: ROOT,
-      env: { ...process.env, CONCLAVE_LOG_LEVEL: this.o.logLevel ?? "info" },
+      env: {
+        ...process.env,
+        CONCLAVE_LOG_LEVEL: this.o.logLevel ?? "info",
+        ...(this.o.snapshotEntries ? { CONCLAVE_SNAPSHOT_ENTRIES: String(this.o.snapshotEntries) } : {}),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     node.output = "";
