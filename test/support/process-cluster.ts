@@ -50,6 +50,8 @@ export interface ProcessClusterOptions {
   logLevel?: string;
   /** Entries between snapshots (CONCLAVE_SNAPSHOT_ENTRIES); the agent's default when absent. */
   snapshotEntries?: number;
+  /** Mutual TLS: per node certificate files, and the CA (written as cluster.tls). */
+  tls?: { ca: string; nodes: Record<string, { cert: string; key: string }> };
 }
 
 /** A cluster of elector processes. */
@@ -93,6 +95,11 @@ export class ProcessCluster {
         electors,
         `  token_file: ${this.tokenFile}`,
         ...(join ? ["  join: true"] : []),
+        ...(this.o.tls?.nodes[name]
+          ? [
+              `  tls: { ca: ${this.o.tls.ca}, cert: ${this.o.tls.nodes[name].cert}, key: ${this.o.tls.nodes[name].key} }`,
+            ]
+          : []),
         "timing:",
         `  raft_heartbeat: ${this.o.raftHeartbeat ?? "100ms"}`,
         `  election_timeout: ${this.o.electionTimeout ?? "1000ms"}`,
@@ -170,9 +177,16 @@ export class ProcessCluster {
     return code;
   }
 
-  /** A control client for one node. */
+  /** A control client for one node (presenting `name`'s certificate when the cluster uses TLS). */
   client(name: string, timeoutMs = 5000): ControlApi {
-    return connectControl({ addr: this.nodes.get(name)!.addr, token: this.token, timeoutMs });
+    const certs = this.o.tls?.nodes[name];
+    const tls = certs && this.o.tls ? { ca: this.o.tls.ca, cert: certs.cert, key: certs.key } : undefined;
+    return connectControl({
+      addr: this.nodes.get(name)!.addr,
+      token: this.token,
+      timeoutMs,
+      ...(tls ? { tls } : {}),
+    });
   }
 
   /** Poll a node's status until `ok` accepts it, or throw after `timeoutMs`. */
