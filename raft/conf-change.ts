@@ -18,7 +18,12 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
 
 /** Decode the data of a `conf` entry. @throws Error naming the problem when it is not a change. */
 export function decodeConfChange(data: Uint8Array): ConfChange {
-  const v = JSON.parse(decoder.decode(data)) as unknown;
+  let v: unknown;
+  try {
+    v = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new Error("conf change: data is not JSON");
+  }
   if (typeof v !== "object" || v === null) throw new Error("conf change: not an object");
   const o = v as Record<string, unknown>;
   if (!["add-learner", "add-voter", "promote", "remove"].includes(o.type as string)) {

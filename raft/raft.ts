@@ -687,6 +687,8 @@ export class Raft {
   private afterCommit(): void {
     // A leader removed by a committed change steps down; the rest elect a leader among themselves.
     if (!this.conf().voters.includes(this.id) && this.lastConfIndex() <= this.log.committed) {
+      // Tell the others the new commit index first, so they need not wait for a new leader to learn it.
+      this.bcastAppend();
       this.becomeFollower(this.term, null);
       return;
     }

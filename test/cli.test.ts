@@ -156,7 +156,7 @@ test("a corrupted entry in a copied data dir stops start-up with the data dir an
   for await (const [key, value] of db.iterator()) {
     if (key[0] === "e".charCodeAt(0) && key.length === 9) {
       damaged = Number(key.readBigUInt64BE(1));
-      value[0] ^= 0xff; // the CRC32 of the record
+      value[0] = value[0]! ^ 0xff; // the CRC32 of the record
       await db.put(key, value);
       break;
     }
