@@ -25,12 +25,11 @@ import path from "node:path";
 import { ClassicLevel } from "classic-level";
 import {
   bootstrapState,
-  CompactedError,
   type ConfState,
   EMPTY_CONF,
   type Entry,
-  entrySize,
   type HardState,
+  MemoryStorage,
   RaftUsageError,
   type Snapshot,
   SnapshotOutOfDateError,
@@ -146,10 +145,6 @@ interface LoadedState {
   readonly entries: Entry[];
 }
 
-function dummyEntry(snap: Snapshot): Entry {
-  return { term: snap.meta.term, index: snap.meta.index, type: "normal", data: new Uint8Array() };
-}
-
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
@@ -189,10 +184,11 @@ function openError(dir: string, err: unknown): unknown {
 
 /** A durable Raft log in a LevelDB data dir. Create with {@link LevelLogStore.open}. */
 export class LevelLogStore implements LogStore {
-  private hard: HardState;
-  private snap: Snapshot;
-  /** Invariant: `ents[0]` is a dummy entry holding the snapshot's index and term (as in MemoryStorage). */
-  private ents: Entry[];
+  /**
+   * The live log in memory, serving Raft's synchronous reads. Invariant: it equals what is
+   * on disk; it is changed only after the batch that wrote the same change has resolved.
+   */
+  private readonly mirror = new MemoryStorage();
   /** Writes run one at a time, in call order: each is planned against the state the previous one left. */
   private queue: Promise<unknown> = Promise.resolve();
   private failure: LogStoreWriteError | undefined;
@@ -204,9 +200,9 @@ export class LevelLogStore implements LogStore {
     readonly dir: string,
     state: LoadedState,
   ) {
-    this.hard = state.hardState;
-    this.snap = state.snapshot;
-    this.ents = [dummyEntry(state.snapshot), ...state.entries];
+    if (state.snapshot.meta.index > 0) this.mirror.applySnapshot(state.snapshot);
+    this.mirror.append(state.entries);
+    this.mirror.setHardState(state.hardState);
   }
 
   /**
@@ -234,57 +230,41 @@ export class LevelLogStore implements LogStore {
     }
   }
 
-  // ---- Storage: synchronous reads from the mirror (same semantics as MemoryStorage) ----
+  // ---- Storage: synchronous reads, served by the mirror ----
 
   /** @inheritdoc */
   initialState(): { hardState: HardState; conf: ConfState } {
-    return { hardState: this.hard, conf: this.snap.meta.conf };
+    return this.mirror.initialState();
   }
 
   /** @inheritdoc */
   hardState(): HardState {
-    return this.hard;
-  }
-
-  private get offset(): number {
-    return this.ents[0]!.index;
+    return this.mirror.hardState();
   }
 
   /** @inheritdoc */
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    if (lo <= this.offset) throw new CompactedError(lo);
-    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1);
-    const out: Entry[] = [];
-    let size = 0;
-    for (let i = lo; i < hi; i++) {
-      const e = this.ents[i - this.offset]!;
-      size += entrySize(e);
-      if (out.length > 0 && size > maxBytes) break;
-      out.push(e);
-    }
-    return out;
+    return this.mirror.entries(lo, hi, maxBytes);
   }
 
   /** @inheritdoc */
   term(i: number): number {
-    if (i < this.offset) throw new CompactedError(i);
-    if (i > this.lastIndex()) throw new UnavailableError(i);
-    return this.ents[i - this.offset]!.term;
+    return this.mirror.term(i);
   }
 
   /** @inheritdoc */
   lastIndex(): number {
-    return this.offset + this.ents.length - 1;
+    return this.mirror.lastIndex();
   }
 
   /** @inheritdoc */
   firstIndex(): number {
-    return this.offset + 1;
+    return this.mirror.firstIndex();
   }
 
   /** @inheritdoc */
   snapshot(): Snapshot {
-    return this.snap;
+    return this.mirror.snapshot();
   }
 
   // ---- Writes ----
@@ -316,7 +296,7 @@ export class LevelLogStore implements LogStore {
    */
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
     return this.serialize(async () => {
-      if (index <= this.snap.meta.index) throw new SnapshotOutOfDateError(index);
+      if (index <= this.snapshot().meta.index) throw new SnapshotOutOfDateError(index);
       if (index > this.lastIndex()) throw new UnavailableError(index);
       const snap: Snapshot = { meta: { index, term: this.term(index), conf }, data };
       const ops: Op[] = [
@@ -326,13 +306,7 @@ export class LevelLogStore implements LogStore {
       for (let i = this.firstIndex(); i <= index; i++) ops.push({ type: "del", key: entryKey(i) });
       // lastIndex is unchanged (a snapshot at lastIndex leaves an empty log ending there).
       await this.write(ops, true);
-      const head = this.ents[index - this.offset]!;
-      this.snap = snap;
-      this.ents = [
-        { term: head.term, index, type: "normal", data: new Uint8Array() },
-        ...this.ents.slice(index - this.offset + 1),
-      ];
-      return snap;
+      return this.mirror.createSnapshot(index, conf, data);
     });
   }
 
@@ -375,12 +349,12 @@ export class LevelLogStore implements LogStore {
   /** Validates a batch against the mirror and turns it into LevelDB operations. No side effects. */
   private planPersist(batch: PersistBatch): PersistPlan {
     const ops: Op[] = [];
-    let offset = this.offset;
+    let offset = this.firstIndex() - 1;
     let last = this.lastIndex();
     let lastChanged = false;
     const snap = batch.snapshot;
     if (snap) {
-      if (snap.meta.index <= this.snap.meta.index) throw new SnapshotOutOfDateError(snap.meta.index);
+      if (snap.meta.index <= this.snapshot().meta.index) throw new SnapshotOutOfDateError(snap.meta.index);
       // The snapshot replaces the whole log.
       for (let i = this.firstIndex(); i <= last; i++) ops.push({ type: "del", key: entryKey(i) });
       ops.push({ type: "put", key: KEYS.snapshotMeta, value: encodeSnapshotMeta(snap.meta, snap.data) });
@@ -434,16 +408,9 @@ export class LevelLogStore implements LogStore {
 
   /** Makes the mirror match what `plan` wrote. Called only once the write has resolved. */
   private applyPlan(plan: PersistPlan): void {
-    if (plan.snapshot) {
-      this.snap = plan.snapshot;
-      this.ents = [dummyEntry(plan.snapshot)];
-    }
-    const first = plan.entries[0];
-    if (first) {
-      this.ents.length = first.index - this.offset;
-      for (const e of plan.entries) this.ents.push(e);
-    }
-    if (plan.hardState) this.hard = plan.hardState;
+    if (plan.snapshot) this.mirror.applySnapshot(plan.snapshot);
+    this.mirror.append(plan.entries);
+    if (plan.hardState) this.mirror.setHardState(plan.hardState);
   }
 }
 
