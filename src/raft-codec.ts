@@ -10,10 +10,9 @@
  * - {@link validateMessage} accepts only what a correct peer could have sent; a message that
  *   fails it is never delivered (garbage must not reach the consensus core).
  */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
 import type { ConfState, Entry, EntryType, Message, MessageType, NodeId, Snapshot } from "../raft/index.ts";
+import { loadProto, TO_OBJECT_OPTIONS } from "./proto-files.ts";
 
 /** A received message is malformed; `field` names the offending field (e.g. `entries[2].index`). */
 export class BadPeerMessageError extends Error {
@@ -121,30 +120,16 @@ export interface RaftProtoTypes {
 /** gRPC method path of `RaftPeer.Stream`. */
 export const RAFT_PEER_STREAM_PATH = "/conclave.raft.RaftPeer/Stream";
 
-const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  oneofs: true,
-};
-
 let proto: RaftProtoTypes | undefined;
 
 /**
- * The parsed proto/raft.proto, loaded once. Looked up next to this module both as source
- * (`src/../proto`) and as build output (`dist/src/../../proto`).
+ * The parsed proto/raft.proto, loaded once (see {@link loadProto}).
  * @throws RaftProtoLoadError when the file is missing or does not parse
  */
 export function raftProto(): RaftProtoTypes {
   if (proto) return proto;
-  const candidates = ["../proto/raft.proto", "../../proto/raft.proto"].map((p) =>
-    fileURLToPath(new URL(p, import.meta.url)),
-  );
-  const file = candidates.find((p) => existsSync(p));
-  if (!file) throw new RaftProtoLoadError(`proto/raft.proto not found (looked at ${candidates.join(", ")})`);
   try {
-    const root = protobuf.loadSync(file);
+    const root = loadProto("raft");
     proto = {
       root,
       PeerFrame: root.lookupType("conclave.raft.PeerFrame"),
@@ -153,7 +138,7 @@ export function raftProto(): RaftProtoTypes {
     };
     return proto;
   } catch (err) {
-    throw new RaftProtoLoadError(`cannot load ${file}: ${(err as Error).message}`);
+    throw new RaftProtoLoadError((err as Error).message);
   }
 }
 
