@@ -479,15 +479,13 @@ const handlerSchema = z
     timeout: duration(HANDLER_DEFAULTS.timeoutMs),
     retries: z.int().min(0).default(HANDLER_DEFAULTS.retries),
   })
-  .transform(
-    (h): HandlerConfig => ({
-      name: h.name,
-      on: h.on,
-      run: h.run as Run,
-      timeoutMs: h.timeout,
-      retries: h.retries,
-    }),
-  );
+  .transform((h): HandlerConfig => ({
+    name: h.name,
+    on: h.on,
+    run: h.run as Run,
+    timeoutMs: h.timeout,
+    retries: h.retries,
+  }));
 
 const checkCommon = {
   name: nameSchema("check"),

@@ -141,7 +141,8 @@ test.serial("kill -9 of random electors under write load loses no acknowledged w
   await c.waitForLeader();
   await assertAllPresent(t, c, names, load.acked, "crash");
   // SIGTERM stops each elector gracefully (exit 0) and releases its data dir.
-  for (const n of names) t.is(await c.terminate(n), 0, `${n} did not stop cleanly:\n${c.nodes.get(n)!.output.slice(-1500)}`);
+  for (const n of names)
+    t.is(await c.terminate(n), 0, `${n} did not stop cleanly:\n${c.nodes.get(n)!.output.slice(-1500)}`);
   await assertLogsAgree(t, c, names);
 });
 

@@ -117,7 +117,7 @@ export class SimNode {
    */
   processReady(oracle: Oracle, crashAfterPersist = false): ReadyOutcome | null {
     const raw = this.raw;
-    if (!raw || !raw.hasReady()) return null;
+    if (!raw?.hasReady()) return null;
     const rd = raw.ready();
 
     // 1. Persist: snapshot, entries, hard state.

@@ -416,13 +416,11 @@ class Simulation {
       r.pick(choices)();
       this.drain(leader);
     } catch (e) {
-      if (
-        !(
-          e instanceof ConfChangeRefusedError ||
-          e instanceof NotLeaderError ||
-          e instanceof LeaderTransferringError
-        )
-      ) {
+      if (!(
+        e instanceof ConfChangeRefusedError ||
+        e instanceof NotLeaderError ||
+        e instanceof LeaderTransferringError
+      )) {
         throw e;
       }
     }
