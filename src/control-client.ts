@@ -15,7 +15,7 @@ import {
 import { tokenMetadata } from "./grpc-auth.ts";
 import { createClientCredentials, type TlsSource } from "./grpc-credentials.ts";
 import { createChannelOptions } from "./grpc-server.ts";
-import { loadProto, unaryServiceDefinition } from "./proto-files.ts";
+import { loadProto, serviceDefinition } from "./proto-files.ts";
 
 /** Options of {@link connectControl}. */
 export interface ControlClientOptions {
@@ -40,7 +40,7 @@ let clientConstructor: grpc.ServiceClientConstructor | undefined;
 
 /** The grpc-js service definition of `conclave.control.Control`. */
 export function controlServiceDefinition(): grpc.ServiceDefinition {
-  return unaryServiceDefinition(loadProto("control"), "conclave.control.Control");
+  return serviceDefinition(loadProto("control"), "conclave.control.Control");
 }
 
 /** Connect to a node's control API. The channel connects lazily, on the first call. */

@@ -57,12 +57,12 @@ function serializers(type: protobuf.Type): {
 }
 
 /**
- * A grpc-js service definition for the unary methods of `serviceName` (e.g.
- * `conclave.control.Control`), keyed by method name (`KvPut`). Requests and responses are
- * plain objects; a malformed request fails to decode and grpc-js answers INTERNAL without
- * calling the handler.
+ * A grpc-js service definition for every method of `serviceName` (e.g.
+ * `conclave.control.Control`), keyed by method name (`KvPut`), unary or streaming as the
+ * proto declares. Messages are plain objects; a malformed message fails to decode and
+ * grpc-js fails the call without passing it to the handler.
  */
-export function unaryServiceDefinition(root: protobuf.Root, serviceName: string): grpc.ServiceDefinition {
+export function serviceDefinition(root: protobuf.Root, serviceName: string): grpc.ServiceDefinition {
   const service = root.lookupService(serviceName);
   const def: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const method of service.methodsArray) {
@@ -71,8 +71,8 @@ export function unaryServiceDefinition(root: protobuf.Root, serviceName: string)
     const res = serializers(method.resolvedResponseType!);
     def[method.name] = {
       path: `/${serviceName}/${method.name}`,
-      requestStream: false,
-      responseStream: false,
+      requestStream: method.requestStream === true,
+      responseStream: method.responseStream === true,
       requestSerialize: req.serialize,
       requestDeserialize: req.deserialize,
       responseSerialize: res.serialize,

@@ -1,0 +1,179 @@
+/**
+ * The member agent's link to the electors (proto/member.proto): one bidirectional stream
+ * to the leader. It registers (name, address, services, checks), then sends a heartbeat
+ * every `heartbeatMs`. An elector that is not the leader answers with a redirect; a broken
+ * stream moves the agent to the next elector after a backoff. `stop({ leave: true })` says
+ * goodbye so the leader records `member-left` instead of waiting for `member-down`.
+ *
+ * Kept small on purpose (it runs on every server): no storage, no Raft, one channel at a time.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { tokenMetadata } from "./grpc-auth.ts";
+import { createClientCredentials, type TlsSource } from "./grpc-credentials.ts";
+import { createChannelOptions } from "./grpc-server.ts";
+import { loadProto, serviceDefinition } from "./proto-files.ts";
+
+/** Options of {@link MemberAgent}. */
+export interface MemberAgentOptions {
+  name: string;
+  /** How others reach this member (`advertise`). */
+  address: string;
+  /** Elector addresses to try, from `cluster.electors`. */
+  electors: readonly string[];
+  token: string;
+  tls?: TlsSource;
+  heartbeatMs: number;
+  services?: readonly string[];
+  checks?: Readonly<Record<string, string>>;
+  logger: Logger;
+  /** Clock and timer seam for tests. */
+  random?: () => number;
+}
+
+/** What the member agent knows of its link, for status output and tests. */
+export interface MemberLinkState {
+  connectedTo: string | null;
+  leader: string | null;
+  heartbeatsAcked: number;
+}
+
+interface Reply {
+  ack?: { seq: number; leader: string; leaderAddress: string };
+  redirect?: { leader: string; leaderAddress: string };
+}
+
+type Duplex = grpc.ClientDuplexStream<object, Reply>;
+
+let clientConstructor: grpc.ServiceClientConstructor | undefined;
+
+/** The grpc-js service definition of `conclave.member.MemberReports`. */
+export function memberServiceDefinition(): grpc.ServiceDefinition {
+  return serviceDefinition(loadProto("member"), "conclave.member.MemberReports");
+}
+
+/** One member's link to the cluster. */
+export class MemberAgent {
+  private stopped = false;
+  private stream: Duplex | null = null;
+  private client: grpc.Client | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private next = 0;
+  private preferred: string | null = null;
+  private backoffMs = 100;
+  private seq = 0;
+  readonly state: MemberLinkState = { connectedTo: null, leader: null, heartbeatsAcked: 0 };
+
+  constructor(private readonly o: MemberAgentOptions) {
+    if (o.electors.length === 0) throw new Error("a member needs at least one elector address");
+  }
+
+  /** Connect and keep connected until `stop()`. */
+  start(): void {
+    this.connect();
+  }
+
+  /** The elector to try next: the leader we were redirected to, else the next in the list. */
+  private pickAddress(): string {
+    if (this.preferred) {
+      const p = this.preferred;
+      this.preferred = null;
+      return p;
+    }
+    const a = this.o.electors[this.next % this.o.electors.length]!;
+    this.next++;
+    return a;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const addr = this.pickAddress();
+    clientConstructor ??= grpc.makeGenericClientConstructor(memberServiceDefinition(), "MemberReports");
+    this.client?.close();
+    this.client = new clientConstructor(addr, createClientCredentials(this.o.tls), createChannelOptions());
+    const report = (this.client as unknown as Record<string, (md: grpc.Metadata) => Duplex>).Report!;
+    const stream = report.call(this.client, tokenMetadata(this.o.token));
+    this.stream = stream;
+    let ended = false;
+    const end = (why: string, redirected: boolean) => {
+      if (ended) return;
+      ended = true;
+      clearInterval(this.timer);
+      this.state.connectedTo = null;
+      if (this.stream === stream) this.stream = null;
+      stream.removeAllListeners("data");
+      stream.on("error", () => {});
+      stream.cancel();
+      if (this.stopped) return;
+      // A redirect is an answer, not a failure: go to the leader at once.
+      const delay = redirected ? 0 : this.backoffMs * (0.5 + (this.o.random ?? Math.random)());
+      if (!redirected) this.backoffMs = Math.min(this.backoffMs * 2, 2000);
+      this.o.logger.debug({ elector: addr, why, delayMs: Math.round(delay) }, "member stream ended");
+      this.retry = setTimeout(() => this.connect(), delay);
+    };
+    stream.on("data", (r: Reply) => {
+      if (r.redirect) {
+        this.state.leader = r.redirect.leader || null;
+        if (r.redirect.leaderAddress) this.preferred = r.redirect.leaderAddress;
+        end(`redirected to ${r.redirect.leader || "no leader"}`, r.redirect.leaderAddress !== "");
+        return;
+      }
+      if (r.ack) {
+        this.backoffMs = 100;
+        this.state.connectedTo = addr;
+        this.state.leader = r.ack.leader || null;
+        this.state.heartbeatsAcked++;
+      }
+    });
+    stream.on("error", (e: grpc.ServiceError) => {
+      if (e.code === grpc.status.UNAUTHENTICATED) {
+        this.o.logger.error(
+          { elector: addr },
+          "the elector refused this member: missing or wrong cluster token",
+        );
+      }
+      end(e.details || e.message, false);
+    });
+    stream.on("end", () => end("stream closed by the elector", false));
+    stream.write({
+      register: {
+        name: this.o.name,
+        address: this.o.address,
+        services: [...(this.o.services ?? [])],
+        checks: { ...(this.o.checks ?? {}) },
+      },
+    });
+    this.timer = setInterval(() => {
+      stream.write({ heartbeat: { seq: ++this.seq } });
+    }, this.o.heartbeatMs);
+  }
+
+  /**
+   * Stop. With `leave`, tell the leader first (it records member-left) and wait briefly for
+   * the stream to close; otherwise just disconnect (the leader will see member-down).
+   */
+  async stop(options: { leave: boolean }): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.retry);
+    const stream = this.stream;
+    if (stream && options.leave) {
+      await new Promise<void>((resolve) => {
+        const done = setTimeout(resolve, 1000);
+        stream.once("end", () => {
+          clearTimeout(done);
+          resolve();
+        });
+        stream.once("error", () => {
+          clearTimeout(done);
+          resolve();
+        });
+        stream.write({ leave: {} });
+        stream.end();
+      });
+    }
+    stream?.cancel();
+    this.client?.close();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Failure detection on the leader. It remembers when each member last reported and turns
+ * what it sees into membership events for the log: `member-joined` on a first
+ * registration, `member-down` after `memberTimeoutMs` without a report, `member-up` when
+ * reports resume, `member-left` on a goodbye.
+ *
+ * Only the leader judges, and a new leader starts every member's clock at the moment it
+ * took over: members get a full `memberTimeoutMs` to reconnect to it before anyone is
+ * declared down, so a leader failover with healthy members produces no member-down.
+ *
+ * Decisions are proposals, not facts: the committed member view (which every elector
+ * agrees on) is what the tracker compares against, and at most one proposal per member is
+ * in flight at a time, so a slow commit never produces a duplicate event.
+ */
+import type { Logger } from "pino";
+
+/** The committed status of a member, as the state machine holds it. */
+export type MemberStatus = "up" | "down" | "drained" | "left";
+
+/** What the tracker needs of the committed member view. */
+export interface TrackedMember {
+  readonly name: string;
+  readonly status: MemberStatus;
+}
+
+/** A membership event the tracker wants committed. */
+export interface MemberEventProposal {
+  readonly type: "member-joined" | "member-down" | "member-up" | "member-left";
+  readonly member: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** What a member says when it (re)connects. */
+export interface MemberRegistration {
+  readonly name: string;
+  readonly address: string;
+  readonly services: readonly string[];
+  readonly checks: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link MemberTracker}. */
+export interface MemberTrackerOptions {
+  memberTimeoutMs: number;
+  /** Monotonic milliseconds (performance.now in production, a counter in tests). */
+  now: () => number;
+  /** The committed member view. */
+  members: () => Iterable<TrackedMember>;
+  /** Propose an event; resolves when committed, rejects when it could not be. */
+  propose: (event: MemberEventProposal) => Promise<void>;
+  logger: Logger;
+}
+
+/** The leader's failure detector. Inactive (ignores everything) unless this node leads. */
+export class MemberTracker {
+  private active = false;
+  private leaderSince = 0;
+  private readonly lastSeen = new Map<string, number>();
+  private readonly registrations = new Map<string, MemberRegistration>();
+  /** Members with a proposal in flight: no second one until it settles. */
+  private readonly pending = new Set<string>();
+
+  constructor(private readonly o: MemberTrackerOptions) {}
+
+  /** This node became leader: start every member's grace period now. */
+  becameLeader(): void {
+    this.active = true;
+    this.leaderSince = this.o.now();
+    this.lastSeen.clear();
+    this.pending.clear();
+  }
+
+  /** This node is no longer leader: stop judging. */
+  lostLeadership(): void {
+    this.active = false;
+    this.lastSeen.clear();
+    this.registrations.clear();
+    this.pending.clear();
+  }
+
+  /** Whether this tracker is judging (this node leads). */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  private status(name: string): MemberStatus | undefined {
+    for (const m of this.o.members()) if (m.name === name) return m.status;
+    return undefined;
+  }
+
+  /** A member registered on a stream to this leader. */
+  registered(reg: MemberRegistration): void {
+    if (!this.active) return;
+    this.registrations.set(reg.name, reg);
+    this.heard(reg.name);
+  }
+
+  /** A member reported (registration or heartbeat). */
+  heard(name: string): void {
+    if (!this.active) return;
+    this.lastSeen.set(name, this.o.now());
+    const status = this.status(name);
+    const reg = this.registrations.get(name);
+    if (status === undefined || status === "left") {
+      if (reg) {
+        this.proposeOnce({
+          type: "member-joined",
+          member: name,
+          details: { address: reg.address, services: [...reg.services], checks: { ...reg.checks } },
+        });
+      }
+    } else if (status === "down") {
+      this.proposeOnce({ type: "member-up", member: name, details: {} });
+    }
+  }
+
+  /** A member said goodbye. */
+  left(name: string): void {
+    if (!this.active) return;
+    this.lastSeen.delete(name);
+    this.registrations.delete(name);
+    const status = this.status(name);
+    if (status !== undefined && status !== "left") {
+      this.proposeOnce({ type: "member-left", member: name, details: {} });
+    }
+  }
+
+  /** Judge silence: call periodically (every heartbeat or so). */
+  check(): void {
+    if (!this.active) return;
+    const now = this.o.now();
+    for (const m of this.o.members()) {
+      if (m.status !== "up" && m.status !== "drained") continue;
+      const last = this.lastSeen.get(m.name) ?? this.leaderSince;
+      const silentMs = now - last;
+      if (silentMs > this.o.memberTimeoutMs) {
+        this.proposeOnce({
+          type: "member-down",
+          member: m.name,
+          details: { silent_ms: Math.round(silentMs) },
+        });
+      }
+    }
+  }
+
+  private proposeOnce(event: MemberEventProposal): void {
+    if (this.pending.has(event.member)) return;
+    this.pending.add(event.member);
+    this.o.propose(event).then(
+      () => this.pending.delete(event.member),
+      (err: unknown) => {
+        this.pending.delete(event.member);
+        this.o.logger.warn(
+          { err, event: event.type, member: event.member },
+          "could not commit a member event",
+        );
+      },
+    );
+  }
+}
