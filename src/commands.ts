@@ -1,7 +1,8 @@
 /**
  * The typed commands of Conclave's replicated state machine, and their wire form (the data
- * of a Raft `normal` entry). Later features add members, events and handler runs here.
+ * of a Raft `normal` entry).
  */
+import { BadEventError, type Event, type EventFields, validateEventFields } from "./event-log.ts";
 
 /** Largest value `conclave kv put` accepts (DESIGN.md: values up to 64 KiB). */
 export const KV_MAX_VALUE_BYTES = 64 * 1024;
@@ -11,12 +12,15 @@ export const KV_MAX_KEY_BYTES = 1024;
 /** A command of the replicated state machine. */
 export type Command =
   | { readonly type: "kv-put"; readonly key: string; readonly value: string }
-  | { readonly type: "kv-delete"; readonly key: string };
+  | { readonly type: "kv-delete"; readonly key: string }
+  /** Append an event to the audit log; its id and term come from the entry that commits it. */
+  | { readonly type: "event"; readonly event: EventFields };
 
 /** What applying a command produced, handed back to the proposer. */
 export type CommandResult =
   | { readonly type: "kv-put"; readonly revision: number }
-  | { readonly type: "kv-delete"; readonly deleted: boolean; readonly revision: number };
+  | { readonly type: "kv-delete"; readonly deleted: boolean; readonly revision: number }
+  | { readonly type: "event"; readonly event: Event };
 
 /** A command that could not be decoded or fails validation. */
 export class BadCommandError extends Error {
@@ -60,6 +64,13 @@ export function validateCommand(c: unknown): Command {
       if (p) throw new BadCommandError(`kv-delete: ${p}`);
       return { type: "kv-delete", key: o.key as string };
     }
+    case "event":
+      try {
+        return { type: "event", event: validateEventFields(o.event) };
+      } catch (e) {
+        if (e instanceof BadEventError) throw new BadCommandError(e.message);
+        throw e;
+      }
     default:
       throw new BadCommandError(`unknown command type ${JSON.stringify(o.type)}`);
   }

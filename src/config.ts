@@ -20,33 +20,14 @@ import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { z } from "zod";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { EVENT_TYPES, type EventType } from "./event-log.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
 
-/** The event types of DESIGN.md's Events table: the values a handler's `on` may list. */
-export const EVENT_TYPES = [
-  "leader-elected",
-  "member-joined",
-  "member-left",
-  "member-down",
-  "member-up",
-  "check-failing",
-  "check-passing",
-  "master-promoted",
-  "master-demoted",
-  "member-drained",
-  "member-undrained",
-  "elector-added",
-  "elector-removed",
-  "checks-updated",
-  "handler-started",
-  "handler-succeeded",
-  "handler-failed",
-] as const;
-
-/** One event type of the committed event log. */
-export type EventType = (typeof EVENT_TYPES)[number];
+// The event types of DESIGN.md's Events table (the values a handler's `on` may list) are
+// defined once, with the event log.
+export { EVENT_TYPES, type EventType } from "./event-log.ts";
 
 /** The roles a node may have (`roles:`). */
 export const ROLES = ["elector", "member"] as const;

@@ -6,10 +6,12 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import {
+  type AuditVerifyResponse,
   type ControlApi,
   ControlError,
   type ElectorStatus,
   type KvItem,
+  type MemberInfo,
   type StatusResponse,
 } from "./control-types.ts";
 import { tokenMetadata } from "./grpc-auth.ts";
@@ -84,6 +86,9 @@ export function connectControl(options: ControlClientOptions): ControlApi {
     electorsList: () => call<{ electors: ElectorStatus[] }>("ElectorsList", {}),
     electorsAdd: (name, address) => call<{ electors: ElectorStatus[] }>("ElectorsAdd", { name, address }),
     electorsRemove: (name) => call<{ electors: ElectorStatus[] }>("ElectorsRemove", { name }),
+    members: () => call<{ members: MemberInfo[] }>("Members", {}),
+    events: (since, type, limit) => call<{ eventsJson: string[] }>("Events", { since, type, limit }),
+    auditVerify: () => call<AuditVerifyResponse>("AuditVerify", {}),
     close: () => client.close(),
   };
 }

@@ -14,7 +14,15 @@ import {
 } from "../raft/index.ts";
 import { BadCommandError } from "./commands.ts";
 import { controlServiceDefinition } from "./control-client.ts";
-import { type ControlApi, ControlError, type ElectorStatus, type StatusResponse } from "./control-types.ts";
+import {
+  type AuditVerifyResponse,
+  type ControlApi,
+  ControlError,
+  type ElectorStatus,
+  type MemberInfo,
+  type StatusResponse,
+} from "./control-types.ts";
+import { type EventType, isEventType, verifyChain } from "./event-log.ts";
 import {
   type ElectorNode,
   NodeStoppedError,
@@ -138,7 +146,7 @@ export class ControlService {
       commit: s.commit,
       applied: this.o.state.applied,
       electors: this.electors(),
-      members: { up: 0, down: 0, drained: 0 },
+      members: this.o.state.members.counts(),
       answeredBy: this.o.node.id,
     };
   }
@@ -227,6 +235,58 @@ export class ControlService {
     }
   }
 
+  async members(): Promise<{ members: MemberInfo[] }> {
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    return {
+      members: this.o.state.members.list().map((m) => ({
+        name: m.name,
+        address: m.address,
+        status: m.status,
+        checks: { ...m.checks },
+        services: [...m.services],
+      })),
+    };
+  }
+
+  /** Committed events after `since`, linearizably (at most `limit`, default 1000). */
+  async events(req: { since: number; type: string; limit: number }): Promise<{ eventsJson: string[] }> {
+    if (req.type !== "" && !isEventType(req.type)) {
+      throw new ControlError(grpc.status.INVALID_ARGUMENT, `unknown event type "${req.type}"`);
+    }
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    const limit = req.limit > 0 ? Math.min(req.limit, 10_000) : 1000;
+    const events = this.o.state.events.since(req.since, {
+      ...(req.type ? { type: req.type as EventType } : {}),
+      limit,
+    });
+    return { eventsJson: events.map((e) => JSON.stringify(e)) };
+  }
+
+  /** Recompute this node's hash chain from its anchor and report the first broken link. */
+  async auditVerify(): Promise<AuditVerifyResponse> {
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    const log = this.o.state.events;
+    const anchor = log.anchor;
+    const verdict = verifyChain(log.since(anchor.id), anchor);
+    return verdict.ok
+      ? {
+          ok: true,
+          checked: verdict.checked,
+          brokenId: 0,
+          reason: "",
+          anchorId: anchor.id,
+          headHash: log.head.hash,
+        }
+      : {
+          ok: false,
+          checked: 0,
+          brokenId: verdict.id,
+          reason: verdict.reason,
+          anchorId: anchor.id,
+          headHash: log.head.hash,
+        };
+  }
+
   electorsRemove(req: { name: string }): Promise<{ electors: ElectorStatus[] }> {
     return this.onLeader(
       async () => {
@@ -274,6 +334,9 @@ export function registerControlService(server: ServiceHost, service: ControlServ
     ElectorsList: () => service.electorsList(),
     ElectorsAdd: (r) => service.electorsAdd(r),
     ElectorsRemove: (r) => service.electorsRemove(r),
+    Members: () => service.members(),
+    Events: (r) => service.events(r),
+    AuditVerify: () => service.auditVerify(),
   };
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, fn] of Object.entries(handlers)) {

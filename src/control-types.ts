@@ -31,6 +31,25 @@ export interface KvItem {
   revision: number;
 }
 
+/** One member, as `conclave members` shows it. */
+export interface MemberInfo {
+  name: string;
+  address: string;
+  status: string;
+  checks: Record<string, string>;
+  services: string[];
+}
+
+/** The result of `conclave audit verify`. */
+export interface AuditVerifyResponse {
+  ok: boolean;
+  checked: number;
+  brokenId: number;
+  reason: string;
+  anchorId: number;
+  headHash: string;
+}
+
 /** The control API, as the CLI uses it. Every method may throw {@link ControlError}. */
 export interface ControlApi {
   kvPut(key: string, value: string): Promise<{ revision: number }>;
@@ -41,6 +60,10 @@ export interface ControlApi {
   electorsList(): Promise<{ electors: ElectorStatus[] }>;
   electorsAdd(name: string, address: string): Promise<{ electors: ElectorStatus[] }>;
   electorsRemove(name: string): Promise<{ electors: ElectorStatus[] }>;
+  members(): Promise<{ members: MemberInfo[] }>;
+  /** Events after `since` (JSON strings, in id order). */
+  events(since: number, type: string, limit: number): Promise<{ eventsJson: string[] }>;
+  auditVerify(): Promise<AuditVerifyResponse>;
   close(): void;
 }
 

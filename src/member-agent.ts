@@ -61,12 +61,26 @@ export class MemberAgent {
   private retry: NodeJS.Timeout | undefined;
   private next = 0;
   private preferred: string | null = null;
-  private backoffMs = 100;
+  private backoffMs: number;
   private seq = 0;
   readonly state: MemberLinkState = { connectedTo: null, leader: null, heartbeatsAcked: 0 };
 
   constructor(private readonly o: MemberAgentOptions) {
     if (o.electors.length === 0) throw new Error("a member needs at least one elector address");
+    this.backoffMs = this.minBackoff;
+  }
+
+  /**
+   * Reconnect delays stay within one heartbeat interval: after a leader failover the new
+   * leader allows `member_timeout` for members to reconnect, and a member that backed off
+   * for seconds would be declared down although it is healthy.
+   */
+  private get maxBackoff(): number {
+    return Math.max(100, this.o.heartbeatMs);
+  }
+
+  private get minBackoff(): number {
+    return Math.min(50, this.maxBackoff);
   }
 
   /** Connect and keep connected until `stop()`. */
@@ -96,7 +110,12 @@ export class MemberAgent {
     const stream = report.call(this.client, tokenMetadata(this.o.token));
     this.stream = stream;
     let ended = false;
-    const end = (why: string, redirected: boolean) => {
+    /**
+     * `retryNow`: the elector answered (a redirect, or it ended the stream on purpose
+     * because leadership moved): reconnect at once (to the leader, or to the same elector,
+     * which will redirect). Otherwise it is a failure: back off and try the next elector.
+     */
+    const end = (why: string, retryNow: boolean) => {
       if (ended) return;
       ended = true;
       clearInterval(this.timer);
@@ -106,9 +125,9 @@ export class MemberAgent {
       stream.on("error", () => {});
       stream.cancel();
       if (this.stopped) return;
-      // A redirect is an answer, not a failure: go to the leader at once.
-      const delay = redirected ? 0 : this.backoffMs * (0.5 + (this.o.random ?? Math.random)());
-      if (!redirected) this.backoffMs = Math.min(this.backoffMs * 2, 2000);
+      const delay = retryNow ? 10 : this.backoffMs * (0.5 + (this.o.random ?? Math.random)());
+      if (retryNow) this.backoffMs = this.minBackoff;
+      else this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoff);
       this.o.logger.debug({ elector: addr, why, delayMs: Math.round(delay) }, "member stream ended");
       this.retry = setTimeout(() => this.connect(), delay);
     };
@@ -120,7 +139,7 @@ export class MemberAgent {
         return;
       }
       if (r.ack) {
-        this.backoffMs = 100;
+        this.backoffMs = this.minBackoff;
         this.state.connectedTo = addr;
         this.state.leader = r.ack.leader || null;
         this.state.heartbeatsAcked++;
@@ -135,7 +154,13 @@ export class MemberAgent {
       }
       end(e.details || e.message, false);
     });
-    stream.on("end", () => end("stream closed by the elector", false));
+    stream.on("end", () => {
+      // grpc-js also emits "end" after "error": only a clean end is the elector's choice.
+      if (ended) return;
+      // Ended on purpose by the elector (leadership moved): ask the same elector again.
+      this.preferred ??= addr;
+      end("stream closed by the elector", true);
+    });
     stream.write({
       register: {
         name: this.o.name,

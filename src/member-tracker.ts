@@ -13,6 +13,7 @@
  * in flight at a time, so a slow commit never produces a duplicate event.
  */
 import type { Logger } from "pino";
+import type { JsonObject } from "./event-log.ts";
 
 /** The committed status of a member, as the state machine holds it. */
 export type MemberStatus = "up" | "down" | "drained" | "left";
@@ -27,7 +28,7 @@ export interface TrackedMember {
 export interface MemberEventProposal {
   readonly type: "member-joined" | "member-down" | "member-up" | "member-left";
   readonly member: string;
-  readonly details: Readonly<Record<string, unknown>>;
+  readonly details: JsonObject;
 }
 
 /** What a member says when it (re)connects. */

@@ -6,7 +6,9 @@
  */
 import { decodeConfChange, type Entry, type NodeId } from "../raft/index.ts";
 import { BadCommandError, type CommandResult, decodeCommand } from "./commands.ts";
+import { EventLog, type EventLogSnapshot } from "./event-log.ts";
 import { type KvEntry, KvStore } from "./kv-store.ts";
+import { type MemberRecord, MembersState } from "./members-state.ts";
 
 /** The outcome of applying one entry. */
 export type ApplyOutcome =
@@ -26,6 +28,9 @@ interface SnapshotV1 {
   index: number;
   electors: [NodeId, string][];
   kv: [string, KvEntry][];
+  /** Absent in snapshots taken before the event log existed. */
+  events?: EventLogSnapshot;
+  members?: MemberRecord[];
 }
 
 const encoder = new TextEncoder();
@@ -36,6 +41,10 @@ export class CoordinatorState {
   /** The index of the last applied entry. */
   applied = 0;
   readonly kv = new KvStore();
+  /** The hash-chained audit log of events. */
+  readonly events = new EventLog();
+  /** The member table, folded from the events. */
+  readonly members = new MembersState();
   /** Elector addresses: founders from the config, later ones from membership-change contexts. */
   private readonly electors = new Map<NodeId, string>();
 
@@ -78,6 +87,11 @@ export class CoordinatorState {
             kind: "result",
             result: { type: "kv-delete", deleted: this.kv.delete(cmd.key), revision: entry.index },
           };
+        case "event": {
+          const event = this.events.append({ index: entry.index, term: entry.term, ...cmd.event });
+          this.members.apply(event);
+          return { kind: "result", result: { type: "event", event } };
+        }
       }
     } catch (e) {
       if (e instanceof BadCommandError) return { kind: "rejected", reason: e.message };
@@ -92,6 +106,8 @@ export class CoordinatorState {
       index: this.applied,
       electors: [...this.electors.entries()],
       kv: this.kv.snapshot(),
+      events: this.events.snapshot(),
+      members: this.members.snapshot(),
     };
     return encoder.encode(JSON.stringify(s));
   }
@@ -104,6 +120,8 @@ export class CoordinatorState {
   restore(index: number, data: Uint8Array): void {
     if (data.length === 0) {
       this.kv.restore([]);
+      this.events.clear();
+      this.members.restore([]);
       this.applied = index;
       return;
     }
@@ -120,6 +138,9 @@ export class CoordinatorState {
     this.electors.clear();
     for (const [n, a] of s.electors) this.electors.set(n, a);
     this.kv.restore(s.kv);
+    if (s.events) this.events.restore(s.events);
+    else this.events.clear();
+    this.members.restore(s.members ?? []);
     this.applied = index;
   }
 }

@@ -50,6 +50,11 @@ export interface ProcessClusterOptions {
   logLevel?: string;
   /** Entries between snapshots (CONCLAVE_SNAPSHOT_ENTRIES); the agent's default when absent. */
   snapshotEntries?: number;
+  /** Member-only nodes (roles: [member]), started by startAll after the electors. */
+  members?: readonly string[];
+  /** `timing.heartbeat` and `timing.member_timeout` (defaults: DESIGN.md's 250 ms and 1500 ms). */
+  heartbeat?: string;
+  memberTimeout?: string;
   /** Mutual TLS: per node certificate files, and the CA (written as cluster.tls). */
   tls?: { ca: string; nodes: Record<string, { cert: string; key: string }> };
 }
@@ -73,10 +78,16 @@ export class ProcessCluster {
     const c = new ProcessCluster(o);
     for (const name of o.names) c.founders[name] = `127.0.0.1:${await freePort()}`;
     for (const name of o.names) c.writeNode(name, c.founders[name]!, false);
+    for (const name of o.members ?? []) c.writeNode(name, `127.0.0.1:${await freePort()}`, false, ["member"]);
     return c;
   }
 
-  private writeNode(name: string, addr: string, join: boolean): ProcNode {
+  private writeNode(
+    name: string,
+    addr: string,
+    join: boolean,
+    roles: readonly string[] = ["elector"],
+  ): ProcNode {
     const dataDir = join_(this.dir, name, "data");
     mkdirSync(join_(this.dir, name), { recursive: true });
     const configFile = join_(this.dir, name, "conclave.yaml");
@@ -87,9 +98,9 @@ export class ProcessCluster {
       configFile,
       [
         `name: ${name}`,
-        "roles: [elector]",
+        `roles: [${roles.join(", ")}]`,
         `listen: ${addr}`,
-        `data_dir: ${dataDir}`,
+        ...(roles.includes("elector") ? [`data_dir: ${dataDir}`] : []),
         "cluster:",
         "  electors:",
         electors,
@@ -102,6 +113,8 @@ export class ProcessCluster {
           : []),
         "timing:",
         `  raft_heartbeat: ${this.o.raftHeartbeat ?? "100ms"}`,
+        `  heartbeat: ${this.o.heartbeat ?? "250ms"}`,
+        `  member_timeout: ${this.o.memberTimeout ?? "1500ms"}`,
         `  election_timeout: ${this.o.electionTimeout ?? "1000ms"}`,
         "",
       ].join("\n"),
@@ -150,9 +163,10 @@ export class ProcessCluster {
     return node;
   }
 
-  /** Start every founding node. */
+  /** Start every founding elector, then every member. */
   startAll(): void {
     for (const name of this.o.names) this.start(name);
+    for (const name of this.o.members ?? []) this.start(name);
   }
 
   /** `kill -9` a node and wait for it to be gone. */

@@ -1,0 +1,186 @@
+/**
+ * The elector role: opens the data dir (bootstrapping a founding node from
+ * `cluster.electors`, or starting empty when `cluster.join` is set), serves Raft peers, the
+ * control API and member streams on `listen`, drives the Raft group, and, while leading,
+ * judges members (failure detection). Loaded only by nodes with the elector role.
+ */
+import { randomInt } from "node:crypto";
+import type { Logger } from "pino";
+import { SeededRng } from "../raft/index.ts";
+import type { Config } from "./config.ts";
+import { connectControl } from "./control-client.ts";
+import { ControlService, registerControlService } from "./control-service.ts";
+import { ElectorNode } from "./elector-node.ts";
+import { GrpcPeerTransport, registerRaftPeerService } from "./grpc-peer-transport.ts";
+import { createGrpcServer, type GrpcServer } from "./grpc-server.ts";
+import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "./log-store-level.ts";
+import { registerMemberService } from "./member-service.ts";
+import { MemberTracker } from "./member-tracker.ts";
+import { CoordinatorState } from "./state-machine.ts";
+
+/** Cluster name sent with every peer message (a later config key may set it). */
+const CLUSTER_NAME = "conclave";
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly config: Config;
+  readonly server: GrpcServer;
+  readonly node: ElectorNode;
+  /** Stop gracefully. */
+  stop(): Promise<void>;
+}
+
+/** The agent could not start; `exitCode` says how the CLI should exit (2: bad config). */
+export class AgentStartError extends Error {
+  override readonly name = "AgentStartError";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Start an elector from a validated config. */
+export async function startElector(config: Config, logger: Logger): Promise<RunningAgent> {
+  if (!config.dataDir) throw new AgentStartError(`${config.file}: data_dir: required for an elector`, 2);
+  const founders = new Map(Object.entries(config.cluster.electors));
+  const tls = config.cluster.tls ?? undefined;
+  let store: LevelLogStore;
+  try {
+    store = await LevelLogStore.open({
+      dir: config.dataDir,
+      ...(config.cluster.join ? {} : { bootstrap: { voters: [...founders.keys()].sort(), learners: [] } }),
+    });
+  } catch (e) {
+    if (e instanceof DataDirCorruptError || e instanceof DataDirLockedError)
+      throw new AgentStartError(e.message, 1);
+    throw e;
+  }
+  const server = await createGrpcServer({
+    listen: config.listen,
+    token: config.cluster.token,
+    logger,
+    ...(tls ? { tls } : {}),
+  });
+  const state = new CoordinatorState(founders);
+  const electionTicks = Math.max(
+    2,
+    Math.round(config.timing.electionTimeoutMs / config.timing.raftHeartbeatMs),
+  );
+  // Like etcd's --snapshot-count: entries applied between snapshots (tests use small values).
+  const snapshotEntries = Number(process.env.CONCLAVE_SNAPSHOT_ENTRIES) || undefined;
+  const node = new ElectorNode({
+    ...(snapshotEntries ? { snapshotEntries } : {}),
+    id: config.name,
+    store,
+    state,
+    founders,
+    tickMs: config.timing.raftHeartbeatMs,
+    electionTicks,
+    rng: new SeededRng(randomInt(2 ** 31)),
+    logger,
+    onFatal: (err) => {
+      logger.fatal({ err }, "cannot continue: a write to the data dir failed; restart to recover from disk");
+      process.exit(1);
+    },
+    transport: (events) => {
+      registerRaftPeerService(server, {
+        self: config.name,
+        cluster: CLUSTER_NAME,
+        logger,
+        onMessage: events.onMessage,
+      });
+      return new GrpcPeerTransport({
+        self: config.name,
+        cluster: CLUSTER_NAME,
+        token: config.cluster.token,
+        logger,
+        events,
+        ...(tls ? { tls } : {}),
+      });
+    },
+  });
+  const control = new ControlService({
+    node,
+    state,
+    logger,
+    requestTimeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
+    catchUpTimeoutMs: 60_000,
+    connect: (addr) =>
+      connectControl({
+        addr,
+        token: config.cluster.token,
+        timeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
+        retryUnavailable: false,
+        ...(tls ? { tls } : {}),
+      }),
+  });
+  registerControlService(server, control, logger);
+
+  // Failure detection runs on the leader only; a new leader gives members a full grace period.
+  const tracker = new MemberTracker({
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    members: () => state.members.list(),
+    propose: async (e) => {
+      await node.propose({
+        type: "event",
+        event: {
+          time: new Date().toISOString(),
+          type: e.type,
+          member: e.member,
+          service: null,
+          details: { ...e.details },
+        },
+      });
+    },
+    logger,
+  });
+  node.onLeaderChange((leader) => {
+    if (leader !== config.name) {
+      tracker.lostLeadership();
+      return;
+    }
+    tracker.becameLeader();
+    // "leader-elected: a new leader committed its first entry" — recorded in the log itself.
+    node
+      .propose({
+        type: "event",
+        event: {
+          time: new Date().toISOString(),
+          type: "leader-elected",
+          member: null,
+          service: null,
+          details: { leader: config.name },
+        },
+      })
+      .catch((err: unknown) => logger.debug({ err }, "could not record leader-elected"));
+  });
+  const checkTimer = setInterval(() => tracker.check(), Math.max(50, config.timing.heartbeatMs / 2));
+  checkTimer.unref();
+  const endMemberStreams = registerMemberService(server, { node, tracker, logger });
+  node.start();
+  logger.info(
+    { name: config.name, listen: server.address, dataDir: config.dataDir, term: node.status().term },
+    "elector started",
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    server,
+    node,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(checkTimer);
+        endMemberStreams();
+        control.close();
+        await node.stop();
+        await server.close();
+        await store.close();
+        logger.info("elector stopped");
+      })();
+      return stopping;
+    },
+  };
+}
