@@ -119,6 +119,7 @@ export class ElectorNode {
   private lastLeader: NodeId | null = null;
   private readonly snapshotEntries: number;
   private readonly leaderListeners = new Set<(leader: NodeId | null, term: number) => void>();
+  private readonly applyListeners = new Set<(entry: Entry, outcome: ApplyOutcome) => void>();
 
   constructor(private readonly o: ElectorNodeOptions) {
     this.id = o.id;
@@ -193,6 +194,12 @@ export class ElectorNode {
   onLeaderChange(listener: (leader: NodeId | null, term: number) => void): () => void {
     this.leaderListeners.add(listener);
     return () => this.leaderListeners.delete(listener);
+  }
+
+  /** Be told of every committed entry applied here, in order. Returns an unsubscribe function. */
+  onApplied(listener: (entry: Entry, outcome: ApplyOutcome) => void): () => void {
+    this.applyListeners.add(listener);
+    return () => this.applyListeners.delete(listener);
   }
 
   /**
@@ -339,6 +346,13 @@ export class ElectorNode {
         { index: e.index, reason: outcome.reason },
         "skipped a committed entry that is not a valid command",
       );
+    }
+    for (const l of this.applyListeners) {
+      try {
+        l(e, outcome);
+      } catch (err) {
+        this.o.logger.error({ err, index: e.index }, "an apply listener threw");
+      }
     }
     const w = this.proposals.get(e.index);
     if (w) {

@@ -14,6 +14,7 @@ import { ElectorNode } from "./elector-node.ts";
 import { GrpcPeerTransport, registerRaftPeerService } from "./grpc-peer-transport.ts";
 import { createGrpcServer, type GrpcServer } from "./grpc-server.ts";
 import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "./log-store-level.ts";
+import { HandlerRunner } from "./handler-runner.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MemberTracker } from "./member-tracker.ts";
 import { CoordinatorState } from "./state-machine.ts";
@@ -137,12 +138,45 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     },
     logger,
   });
+  const runner = new HandlerRunner({
+    self: config.name,
+    cluster: CLUSTER_NAME,
+    handlers: config.handlers,
+    state,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    logger,
+    propose: async (event) => {
+      const out = await node.propose({ type: "event", event });
+      if (out.kind !== "result" || out.result.type !== "event")
+        throw new Error(`unexpected outcome ${out.kind}`);
+      return out.result.event;
+    },
+  });
+  // A new leader acts on members and handlers only once its own leader-elected entry is
+  // applied: everything its predecessors committed is applied by then, so it never judges
+  // from a stale view (a duplicate member-down, or attempt 1 of a handler already started).
+  node.onApplied((_entry, outcome) => {
+    if (outcome.kind !== "result" || outcome.result.type !== "event") return;
+    const e = outcome.result.event;
+    const s = node.status();
+    if (
+      e.type === "leader-elected" &&
+      e.details.leader === config.name &&
+      s.role === "leader" &&
+      e.term === s.term
+    ) {
+      tracker.becameLeader();
+      runner.becameLeader(e.term);
+      return;
+    }
+    runner.eventCommitted(e);
+  });
   node.onLeaderChange((leader) => {
     if (leader !== config.name) {
       tracker.lostLeadership();
+      runner.lostLeadership();
       return;
     }
-    tracker.becameLeader();
     // "leader-elected: a new leader committed its first entry" — recorded in the log itself.
     node
       .propose({
@@ -173,6 +207,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     stop() {
       stopping ??= (async () => {
         clearInterval(checkTimer);
+        runner.stop();
         endMemberStreams();
         control.close();
         await node.stop();

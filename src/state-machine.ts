@@ -7,6 +7,7 @@
 import { decodeConfChange, type Entry, type NodeId } from "../raft/index.ts";
 import { BadCommandError, type CommandResult, decodeCommand } from "./commands.ts";
 import { EventLog, type EventLogSnapshot } from "./event-log.ts";
+import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
 import { type KvEntry, KvStore } from "./kv-store.ts";
 import { type MemberRecord, MembersState } from "./members-state.ts";
 
@@ -31,6 +32,7 @@ interface SnapshotV1 {
   /** Absent in snapshots taken before the event log existed. */
   events?: EventLogSnapshot;
   members?: MemberRecord[];
+  handlerRuns?: HandlerRunRecord[];
 }
 
 const encoder = new TextEncoder();
@@ -45,6 +47,8 @@ export class CoordinatorState {
   readonly events = new EventLog();
   /** The member table, folded from the events. */
   readonly members = new MembersState();
+  /** Handler runs, folded from the handler-* events. */
+  readonly handlerRuns = new HandlerRunsState();
   /** Elector addresses: founders from the config, later ones from membership-change contexts. */
   private readonly electors = new Map<NodeId, string>();
 
@@ -90,6 +94,7 @@ export class CoordinatorState {
         case "event": {
           const event = this.events.append({ index: entry.index, term: entry.term, ...cmd.event });
           this.members.apply(event);
+          this.handlerRuns.apply(event);
           return { kind: "result", result: { type: "event", event } };
         }
       }
@@ -108,6 +113,7 @@ export class CoordinatorState {
       kv: this.kv.snapshot(),
       events: this.events.snapshot(),
       members: this.members.snapshot(),
+      handlerRuns: this.handlerRuns.snapshot(),
     };
     return encoder.encode(JSON.stringify(s));
   }
@@ -122,6 +128,7 @@ export class CoordinatorState {
       this.kv.restore([]);
       this.events.clear();
       this.members.restore([]);
+      this.handlerRuns.restore([]);
       this.applied = index;
       return;
     }
@@ -141,6 +148,7 @@ export class CoordinatorState {
     if (s.events) this.events.restore(s.events);
     else this.events.clear();
     this.members.restore(s.members ?? []);
+    this.handlerRuns.restore(s.handlerRuns ?? []);
     this.applied = index;
   }
 }

@@ -55,6 +55,8 @@ export interface ProcessClusterOptions {
   /** `timing.heartbeat` and `timing.member_timeout` (defaults: DESIGN.md's 250 ms and 1500 ms). */
   heartbeat?: string;
   memberTimeout?: string;
+  /** YAML appended to every elector's config (e.g. a `handlers:` section). */
+  electorExtra?: string;
   /** Mutual TLS: per node certificate files, and the CA (written as cluster.tls). */
   tls?: { ca: string; nodes: Record<string, { cert: string; key: string }> };
 }
@@ -67,7 +69,7 @@ export class ProcessCluster {
   readonly nodes = new Map<string, ProcNode>();
   private readonly founders: Record<string, string> = {};
 
-  private constructor(private readonly o: ProcessClusterOptions) {
+  private constructor(private readonly o: ProcessClusterOptions & { electorExtra?: string }) {
     this.dir = mkdtempSync(join(tmpdir(), "conclave-test-"));
     this.tokenFile = join(this.dir, "token");
     writeFileSync(this.tokenFile, `${this.token}\n`, { mode: 0o600 });
@@ -116,12 +118,19 @@ export class ProcessCluster {
         `  heartbeat: ${this.o.heartbeat ?? "250ms"}`,
         `  member_timeout: ${this.o.memberTimeout ?? "1500ms"}`,
         `  election_timeout: ${this.o.electionTimeout ?? "1000ms"}`,
+        ...(roles.includes("elector") && this.o.electorExtra ? [this.o.electorExtra] : []),
         "",
       ].join("\n"),
     );
     const node: ProcNode = { name, addr, configFile, dataDir, proc: null, output: "" };
     this.nodes.set(name, node);
     return node;
+  }
+
+  /** Set YAML appended to every elector's config and rewrite their configs (before start). */
+  setElectorExtra(yaml: string): void {
+    this.o.electorExtra = yaml;
+    for (const name of this.o.names) this.writeNode(name, this.founders[name]!, false);
   }
 
   /** Write the config of a new elector that joins the running cluster later. */

@@ -1,0 +1,75 @@
+/**
+ * The committed state of handler runs, folded from the `handler-*` events: for each
+ * (event, handler) pair, the latest attempt started and whether it has a final outcome.
+ * The leader's orchestrator reads it to decide what to run; every elector holds the same.
+ */
+import type { Event } from "./event-log.ts";
+
+/** One (event, handler) pair's progress. */
+export interface HandlerRunRecord {
+  readonly eventId: number;
+  readonly handler: string;
+  /** The latest attempt recorded as started (0: none yet). */
+  readonly attempt: number;
+  /** The id of that attempt's handler-started event (its fence index). */
+  readonly startedId: number;
+  /** The term in which that attempt was started. */
+  readonly startedTerm: number;
+  /** A final outcome, once handler-succeeded or handler-failed is committed. */
+  readonly outcome: "succeeded" | "failed" | null;
+}
+
+/** The key of a run: one per (event, handler) pair. */
+export function runKey(eventId: number, handler: string): string {
+  return `${eventId}/${handler}`;
+}
+
+/** The handler-runs section of the state machine. */
+export class HandlerRunsState {
+  private readonly runs = new Map<string, HandlerRunRecord>();
+
+  /** Fold one committed event (non-handler events are ignored). */
+  apply(e: Event): void {
+    if (e.type !== "handler-started" && e.type !== "handler-succeeded" && e.type !== "handler-failed") return;
+    const eventId = e.details.event;
+    const handler = e.details.handler;
+    const attempt = e.details.attempt;
+    if (typeof eventId !== "number" || typeof handler !== "string" || typeof attempt !== "number") return;
+    const key = runKey(eventId, handler);
+    const old = this.runs.get(key);
+    if (e.type === "handler-started") {
+      if (old && (old.outcome !== null || old.attempt >= attempt)) return;
+      this.runs.set(key, { eventId, handler, attempt, startedId: e.id, startedTerm: e.term, outcome: null });
+      return;
+    }
+    if (!old || old.attempt !== attempt || old.outcome !== null) return;
+    this.runs.set(key, { ...old, outcome: e.type === "handler-succeeded" ? "succeeded" : "failed" });
+  }
+
+  /** The run of `handler` for event `eventId`, if any attempt was recorded. */
+  get(eventId: number, handler: string): HandlerRunRecord | undefined {
+    return this.runs.get(runKey(eventId, handler));
+  }
+
+  /** Runs without a final outcome. */
+  open(): HandlerRunRecord[] {
+    return [...this.runs.values()].filter((r) => r.outcome === null);
+  }
+
+  /** Forget a final outcome so `conclave handlers retry` can run the pair again. */
+  reopen(eventId: number, handler: string): void {
+    const r = this.runs.get(runKey(eventId, handler));
+    if (r) this.runs.set(runKey(eventId, handler), { ...r, outcome: null });
+  }
+
+  /** Plain data for a snapshot. */
+  snapshot(): HandlerRunRecord[] {
+    return [...this.runs.values()];
+  }
+
+  /** Replace from snapshot data. */
+  restore(data: readonly HandlerRunRecord[]): void {
+    this.runs.clear();
+    for (const r of data) this.runs.set(runKey(r.eventId, r.handler), r);
+  }
+}
