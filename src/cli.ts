@@ -19,6 +19,7 @@ export interface CliIo {
     tls?: { ca: string; cert: string; key: string };
   }) => ControlApi;
   runAgent: (configFile: string) => Promise<number>;
+  runDev: () => Promise<number>;
 }
 
 /** Bad usage: exit 2 with this message. */
@@ -137,6 +138,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .requiredOption("--config <file>", "the node's conclave.yaml")
     .action((opts: { config: string }) => {
       result = io.runAgent(opts.config);
+    });
+
+  program
+    .command("dev")
+    .description("a local demo cluster on loopback: 3 electors, 3 members, a demo handler (npm start)")
+    .action(() => {
+      result = io.runDev();
     });
 
   clientOptions(

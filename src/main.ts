@@ -4,6 +4,7 @@
 import { runAgent } from "./agent.ts";
 import { runCli } from "./cli.ts";
 import { connectControl } from "./control-client.ts";
+import { runDevCluster } from "./dev-cluster.ts";
 
 const code = await runCli(process.argv.slice(2), {
   out: (s) => process.stdout.write(s),
@@ -11,8 +12,9 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   connect: (o) => connectControl(o),
   runAgent,
+  runDev: () => runDevCluster({ out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }),
 });
-if (process.argv[2] === "agent") {
+if (process.argv[2] === "agent" || process.argv[2] === "dev") {
   // Open gRPC channels and timers must not keep a stopped agent alive.
   process.exit(code);
 }
