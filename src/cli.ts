@@ -291,6 +291,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     })();
   });
 
+  const handlers = program.command("handlers").description("handler runs");
+  clientOptions(
+    handlers
+      .command("retry")
+      .description("run a failed handler again, recorded in the log")
+      .argument("<event_id>")
+      .argument("[handler]"),
+  ).action((eventId: string, handler: string | undefined, flags: ClientFlags) => {
+    if (!/^\d+$/.test(eventId)) throw new UsageError(`EVENT_ID must be an event id, got "${eventId}"`);
+    client(flags, async (api) => {
+      const r = await api.handlersRetry(Number(eventId), handler ?? "");
+      return flags.json ? r : `started again: ${r.started.join(", ")}`;
+    });
+  });
+
   const audit = program.command("audit").description("the audit log");
   clientOptions(
     audit.command("verify").description("recompute the hash chain; report the first broken link"),

@@ -89,6 +89,7 @@ export function connectControl(options: ControlClientOptions): ControlApi {
     members: () => call<{ members: MemberInfo[] }>("Members", {}),
     events: (since, type, limit) => call<{ eventsJson: string[] }>("Events", { since, type, limit }),
     auditVerify: () => call<AuditVerifyResponse>("AuditVerify", {}),
+    handlersRetry: (eventId, handler) => call<{ started: string[] }>("HandlersRetry", { eventId, handler }),
     close: () => client.close(),
   };
 }

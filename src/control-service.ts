@@ -30,6 +30,7 @@ import {
   RequestTimeoutError,
 } from "./elector-node.ts";
 import type { ServiceHost } from "./grpc-peer-transport.ts";
+import { HandlerRetryError } from "./handler-runner.ts";
 import type { CoordinatorState } from "./state-machine.ts";
 
 /** Options of {@link registerControlService}. */
@@ -43,6 +44,8 @@ export interface ControlServiceOptions {
   requestTimeoutMs: number;
   /** How long a new elector may take to catch up as a learner before it is promoted. */
   catchUpTimeoutMs: number;
+  /** Start a handler run again (the leader's HandlerRunner.retry). */
+  retryHandler: (eventId: number, handler: string) => string[];
 }
 
 /** The control API's handlers, independent of gRPC (so they can be called directly in tests). */
@@ -287,6 +290,22 @@ export class ControlService {
         };
   }
 
+  handlersRetry(req: { eventId: number; handler: string }): Promise<{ started: string[] }> {
+    return this.onLeader(
+      async () => {
+        const started = this.o.retryHandler(req.eventId, req.handler);
+        if (started.length === 0) {
+          throw new ControlError(
+            grpc.status.FAILED_PRECONDITION,
+            `no failed handler run of event ${req.eventId} to retry`,
+          );
+        }
+        return { started };
+      },
+      (c) => c.handlersRetry(req.eventId, req.handler),
+    );
+  }
+
   electorsRemove(req: { name: string }): Promise<{ electors: ElectorStatus[] }> {
     return this.onLeader(
       async () => {
@@ -320,6 +339,7 @@ function toServiceError(e: unknown): Partial<grpc.ServiceError> {
   if (e instanceof RequestTimeoutError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (e instanceof BadCommandError) return status(grpc.status.INVALID_ARGUMENT, err.message);
   if (e instanceof ConfChangeRefusedError) return status(grpc.status.FAILED_PRECONDITION, err.message);
+  if (e instanceof HandlerRetryError) return status(grpc.status.FAILED_PRECONDITION, err.message);
   return status(grpc.status.INTERNAL, err?.message ?? String(e));
 }
 
@@ -337,6 +357,7 @@ export function registerControlService(server: ServiceHost, service: ControlServ
     Members: () => service.members(),
     Events: (r) => service.events(r),
     AuditVerify: () => service.auditVerify(),
+    HandlersRetry: (r) => service.handlersRetry(r),
   };
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, fn] of Object.entries(handlers)) {

@@ -64,6 +64,8 @@ export interface ControlApi {
   /** Events after `since` (JSON strings, in id order). */
   events(since: number, type: string, limit: number): Promise<{ eventsJson: string[] }>;
   auditVerify(): Promise<AuditVerifyResponse>;
+  /** Run a failed handler of an event again (all failed ones when `handler` is empty). */
+  handlersRetry(eventId: number, handler: string): Promise<{ started: string[] }>;
   close(): void;
 }
 

@@ -106,6 +106,8 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     node,
     state,
     logger,
+    // The runner is created below; requests only arrive once the node is serving.
+    retryHandler: (eventId, handler) => runner.retry(eventId, handler),
     requestTimeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
     catchUpTimeoutMs: 60_000,
     connect: (addr) =>

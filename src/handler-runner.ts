@@ -54,6 +54,11 @@ function guarded(run: Run, leaderPid: number): Run {
   };
 }
 
+/** A `conclave handlers retry` request that cannot be carried out; the message says why. */
+export class HandlerRetryError extends Error {
+  override readonly name = "HandlerRetryError";
+}
+
 /** Options of {@link HandlerRunner}. */
 export interface HandlerRunnerOptions {
   self: NodeId;
@@ -255,6 +260,36 @@ export class HandlerRunner {
     } finally {
       this.busy.delete(key);
     }
+  }
+
+  /**
+   * `conclave handlers retry`: run a pair whose run has a final outcome (normally failed)
+   * again, as the next attempt, recorded with `retry: true`. Returns the handlers started.
+   * @throws HandlerRetryError when this node is not acting as leader, the event is unknown,
+   *   or no such handler applies.
+   */
+  retry(eventId: number, handler: string): string[] {
+    if (!this.active)
+      throw new HandlerRetryError("this node is not (yet) acting as leader; retry in a moment");
+    const e = this.o.state.events.get(eventId);
+    if (!e) throw new HandlerRetryError(`event ${eventId} is not in the event log`);
+    const subs = this.subscribers(e).filter((h) => handler === "" || h.name === handler);
+    if (handler !== "" && subs.length === 0) {
+      throw new HandlerRetryError(
+        `handler "${handler}" is not configured for ${e.type} events on the leader`,
+      );
+    }
+    const started: string[] = [];
+    for (const h of subs) {
+      const run = this.o.state.handlerRuns.get(e.id, h.name);
+      const key = runKey(e.id, h.name);
+      if (this.busy.has(key) || this.waiting.has(key)) continue;
+      if (run && run.outcome === null) continue;
+      if (run?.outcome === "succeeded") continue; // only failed runs are retried
+      void this.attempt(e, h, (run?.attempt ?? 0) + 1, { retry: true });
+      started.push(h.name);
+    }
+    return started;
   }
 
   /** Kill everything (the node is stopping). */

@@ -38,7 +38,9 @@ export class HandlerRunsState {
     const key = runKey(eventId, handler);
     const old = this.runs.get(key);
     if (e.type === "handler-started") {
-      if (old && (old.outcome !== null || old.attempt >= attempt)) return;
+      // A final outcome is reopened only by an explicit retry (`conclave handlers retry`).
+      if (old && old.attempt >= attempt) return;
+      if (old && old.outcome !== null && e.details.retry !== true) return;
       this.runs.set(key, { eventId, handler, attempt, startedId: e.id, startedTerm: e.term, outcome: null });
       return;
     }

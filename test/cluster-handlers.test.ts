@@ -171,3 +171,39 @@ test.serial(
     t.true((await api.auditVerify()).ok);
   },
 );
+
+test.serial("conclave handlers retry runs a failed handler again, recorded in the log", async (t) => {
+  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" });
+  t.teardown(() => c.destroy());
+  const flag = join(c.dir, "fixed");
+  const h = script(c, "flaky", `cat > /dev/null; [ -e ${flag} ] || { echo "not fixed yet"; exit 1; }`);
+  c.setElectorExtra(
+    `handlers:\n  - name: flaky\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n    retries: 0\n`,
+  );
+  c.startAll();
+  await c.waitForLeader();
+  const api = c.client("e3", 10_000);
+  t.teardown(() => api.close());
+  await until("member up", async () =>
+    (await api.members()).members.some((m) => m.status === "up") ? true : undefined,
+  );
+  await c.kill("m1");
+  const failed = await until("handler-failed", async () =>
+    (await events(api)).find((e) => e.type === "handler-failed"),
+  );
+  t.regex(String(failed.details.output), /not fixed yet/);
+
+  writeFileSync(flag, "");
+  const r = await api.handlersRetry(failed.details.event as number, "flaky");
+  t.deepEqual(r.started, ["flaky"]);
+  const ok = await until("handler-succeeded", async () =>
+    (await events(api)).find((e) => e.type === "handler-succeeded"),
+  );
+  t.is(ok.details.attempt, 2);
+  const retried = (await events(api)).find((e) => e.type === "handler-started" && e.details.attempt === 2);
+  t.is(retried?.details.retry, true);
+  // Nothing left to retry: a clear refusal.
+  await t.throwsAsync(api.handlersRetry(failed.details.event as number, "flaky"), {
+    message: /no failed handler run/,
+  });
+});

@@ -126,3 +126,25 @@ test.serial("a member stopped with SIGTERM leaves gracefully (member-left, not m
     [["member-left", "m1"]],
   );
 });
+
+test.serial("a member with a wrong token is refused, and the refusal is logged on the elector", async (t) => {
+  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "info" });
+  t.teardown(() => c.destroy());
+  const m1 = c.nodes.get("m1")!;
+  const wrong = `${c.dir}/wrong-token`;
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  writeFileSync(wrong, "definitely-not-the-token-42\n");
+  writeFileSync(m1.configFile, readFileSync(m1.configFile, "utf8").replace(c.tokenFile, wrong));
+  c.startAll();
+  await c.waitForLeader();
+  await new Promise((r) => setTimeout(r, 2500));
+  const api = c.client("e1", 10_000);
+  t.teardown(() => api.close());
+  t.deepEqual((await api.members()).members, [], "the member never registered");
+  const electorLogs = ["e1", "e2", "e3"].map((n) => c.nodes.get(n)!.output).join("\n");
+  t.regex(
+    electorLogs,
+    /MemberReports\/Report.*refused gRPC call: missing or wrong cluster token|refused gRPC call: missing or wrong cluster token/,
+  );
+  t.regex(m1.output, /refused this member: missing or wrong cluster token/);
+});
