@@ -308,24 +308,82 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const audit = program.command("audit").description("the audit log");
   clientOptions(
-    audit.command("verify").description("recompute the hash chain; report the first broken link"),
-  ).action((flags: ClientFlags) => {
-    result = (async () => {
-      const api = connect(flags);
-      try {
-        const r = await api.auditVerify();
-        if (flags.json) io.out(`${JSON.stringify(r)}\n`);
-        else if (r.ok)
-          io.out(
-            `ok: ${r.checked} events verified${r.anchorId > 0 ? ` from anchor ${r.anchorId}` : ""}; head ${r.headHash}\n`,
-          );
-        else io.out(`broken at event ${r.brokenId}: ${r.reason}\n`);
-        return r.ok ? 0 : 1;
-      } finally {
-        api.close();
-      }
-    })();
+    audit
+      .command("verify")
+      .description("recompute the hash chain; report the first broken link")
+      .option(
+        "--data-dir <dir>",
+        "audit a (copied, stopped) elector data dir; compared with the cluster when reachable",
+      ),
+  ).action((flags: ClientFlags & { dataDir?: string }) => {
+    result = flags.dataDir ? verifyDataDir(flags.dataDir, flags) : verifyCluster(flags);
   });
+
+  /** `audit verify` against the cluster: the answering node recomputes its chain. */
+  const verifyCluster = async (flags: ClientFlags): Promise<number> => {
+    const api = connect(flags);
+    try {
+      const r = await api.auditVerify();
+      if (flags.json) io.out(`${JSON.stringify(r)}\n`);
+      else if (r.ok)
+        io.out(
+          `ok: ${r.checked} events verified${r.anchorId > 0 ? ` from anchor ${r.anchorId}` : ""}; head ${r.headHash}\n`,
+        );
+      else io.out(`broken at event ${r.brokenId}: ${r.reason}\n`);
+      return r.ok ? 0 : 1;
+    } finally {
+      api.close();
+    }
+  };
+
+  /** `audit verify --data-dir`: rebuild offline, verify, and compare with the cluster if reachable. */
+  const verifyDataDir = async (dir: string, flags: ClientFlags): Promise<number> => {
+    const { auditDataDir, firstDivergence } = await import("./audit-data-dir.ts");
+    const audit = await auditDataDir(dir);
+    const report = (ok: boolean, text: string, extra: object = {}) => {
+      io.out(flags.json ? `${JSON.stringify({ ok, message: text, ...extra })}\n` : `${text}\n`);
+      return ok ? 0 : 1;
+    };
+    if (audit.kind === "snapshot-broken") return report(false, `broken in the snapshot: ${audit.message}`);
+    if (!audit.verdict.ok) {
+      return report(false, `broken at event ${audit.verdict.id}: ${audit.verdict.reason}`, {
+        brokenId: audit.verdict.id,
+      });
+    }
+    const haveCluster =
+      Boolean(flags.addr ?? io.env.CONCLAVE_ADDR) && Boolean(flags.tokenFile ?? io.env.CONCLAVE_TOKEN_FILE);
+    if (!haveCluster) {
+      return report(
+        true,
+        `ok: ${audit.events.length} events rebuilt from ${dir} form an unbroken chain (give --addr and --token-file to compare with the cluster)`,
+      );
+    }
+    const api = connect(flags);
+    try {
+      const cluster = new Map<number, string>();
+      let since = 0;
+      for (;;) {
+        const { eventsJson } = await api.events(since, "", 10_000);
+        for (const j of eventsJson) {
+          const e = JSON.parse(j) as { id: number; hash: string };
+          cluster.set(e.id, e.hash);
+          since = e.id;
+        }
+        if (eventsJson.length < 10_000) break;
+      }
+      const d = firstDivergence(audit.events, cluster);
+      if (d) {
+        return report(
+          false,
+          `broken at event ${d.id}: it differs from the cluster's committed event (hash ${d.local}, cluster ${d.cluster})`,
+          { brokenId: d.id },
+        );
+      }
+      return report(true, `ok: ${audit.events.length} events in ${dir} match the cluster's chain`);
+    } finally {
+      api.close();
+    }
+  };
 
   try {
     await program.parseAsync([...argv], { from: "user" });
