@@ -95,8 +95,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let result: Promise<number> = Promise.resolve(0);
 
   /** Resolve the client connection from flags and environment. */
-  const connect = (flags: ClientFlags): ControlApi => {
-    const addr = flags.addr ?? io.env.CONCLAVE_ADDR ?? "127.0.0.1:7400";
+  const connect = (flags: ClientFlags, addrOverride?: string): ControlApi => {
+    const addr = addrOverride ?? flags.addr ?? io.env.CONCLAVE_ADDR ?? "127.0.0.1:7400";
     if (!/^[^\s]+:\d{1,5}$/.test(addr)) throw new UsageError(`--addr must be HOST:PORT, got "${addr}"`);
     const tokenFile = flags.tokenFile ?? io.env.CONCLAVE_TOKEN_FILE;
     if (!tokenFile) throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE)");
@@ -153,7 +153,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     client(flags, async (api) => {
       const s = await api.status();
       if (flags.json) return statusJson(s);
+      const warning = await handlerConfigWarning(s, flags);
       return [
+        ...(warning ? [warning, ""] : []),
         `leader:   ${s.leader || "(none)"}`,
         `term:     ${s.term}`,
         `commit:   ${s.commit} (applied ${s.applied})`,
@@ -194,6 +196,34 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return r.deleted ? `${key} deleted` : `${key} did not exist`;
     }),
   );
+
+  /**
+   * Every elector may lead, so each needs the same handlers (DESIGN.md): ask each reachable
+   * elector for the digest of its own configuration and warn when they differ.
+   */
+  const handlerConfigWarning = async (s: StatusResponse, flags: ClientFlags): Promise<string | null> => {
+    const digests = new Map<string, string>();
+    await Promise.all(
+      s.electors
+        .filter((e) => e.address !== "")
+        .map(async (e) => {
+          const api = connect(flags, e.address);
+          try {
+            digests.set(e.name, (await api.status(true)).handlersDigest);
+          } catch {
+            // unreachable electors are already shown as such
+          } finally {
+            api.close();
+          }
+        }),
+    );
+    if (new Set(digests.values()).size <= 1) return null;
+    const groups = [...digests]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([n, d]) => `${n} ${d.slice(0, 8)}`)
+      .join(", ");
+    return `warning: the electors' handler configurations differ (${groups}); any elector may lead, so give them all the same handlers`;
+  };
 
   const electors = program.command("electors").description("change the voter set safely");
   clientOptions(electors.command("list")).action((flags: ClientFlags) =>

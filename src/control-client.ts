@@ -82,7 +82,7 @@ export function connectControl(options: ControlClientOptions): ControlApi {
     kvGet: (key) => call<{ found: boolean; value: string; revision: number }>("KvGet", { key }),
     kvList: (prefix) => call<{ items: KvItem[] }>("KvList", { prefix }),
     kvDelete: (key) => call<{ deleted: boolean; revision: number }>("KvDelete", { key }),
-    status: () => call<StatusResponse>("Status", {}),
+    status: (local = false) => call<StatusResponse>("Status", { local }),
     electorsList: () => call<{ electors: ElectorStatus[] }>("ElectorsList", {}),
     electorsAdd: (name, address) => call<{ electors: ElectorStatus[] }>("ElectorsAdd", { name, address }),
     electorsRemove: (name) => call<{ electors: ElectorStatus[] }>("ElectorsRemove", { name }),

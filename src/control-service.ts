@@ -44,6 +44,8 @@ export interface ControlServiceOptions {
   requestTimeoutMs: number;
   /** How long a new elector may take to catch up as a learner before it is promoted. */
   catchUpTimeoutMs: number;
+  /** SHA-256 of this node's handler configuration (reported in status). */
+  handlersDigest: string;
   /** Start a handler run again (the leader's HandlerRunner.retry). */
   retryHandler: (eventId: number, handler: string) => string[];
 }
@@ -129,9 +131,9 @@ export class ControlService {
   }
 
   /** The leader's view when reachable; this node's own view otherwise. */
-  async status(): Promise<StatusResponse> {
+  async status(req: { local?: boolean } = {}): Promise<StatusResponse> {
     const leader = this.o.node.leader();
-    if (leader !== null && leader !== this.o.node.id) {
+    if (!req.local && leader !== null && leader !== this.o.node.id) {
       try {
         return await this.client(leader).status();
       } catch (e) {
@@ -151,6 +153,7 @@ export class ControlService {
       electors: this.electors(),
       members: this.o.state.members.counts(),
       answeredBy: this.o.node.id,
+      handlersDigest: this.o.handlersDigest,
     };
   }
 
@@ -350,7 +353,7 @@ export function registerControlService(server: ServiceHost, service: ControlServ
     KvGet: (r) => service.kvGet(r),
     KvList: (r) => service.kvList(r),
     KvDelete: (r) => service.kvDelete(r),
-    Status: () => service.status(),
+    Status: (r) => service.status(r),
     ElectorsList: () => service.electorsList(),
     ElectorsAdd: (r) => service.electorsAdd(r),
     ElectorsRemove: (r) => service.electorsRemove(r),

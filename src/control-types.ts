@@ -22,6 +22,7 @@ export interface StatusResponse {
   electors: ElectorStatus[];
   members: { up: number; down: number; drained: number };
   answeredBy: string;
+  handlersDigest: string;
 }
 
 /** A key-value item. */
@@ -56,7 +57,8 @@ export interface ControlApi {
   kvGet(key: string): Promise<{ found: boolean; value: string; revision: number }>;
   kvList(prefix: string): Promise<{ items: KvItem[] }>;
   kvDelete(key: string): Promise<{ deleted: boolean; revision: number }>;
-  status(): Promise<StatusResponse>;
+  /** The leader's view; with `local`, the answering node's own. */
+  status(local?: boolean): Promise<StatusResponse>;
   electorsList(): Promise<{ electors: ElectorStatus[] }>;
   electorsAdd(name: string, address: string): Promise<{ electors: ElectorStatus[] }>;
   electorsRemove(name: string): Promise<{ electors: ElectorStatus[] }>;

@@ -4,7 +4,7 @@
  * control API and member streams on `listen`, drives the Raft group, and, while leading,
  * judges members (failure detection). Loaded only by nodes with the elector role.
  */
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { SeededRng } from "../raft/index.ts";
 import type { Config } from "./config.ts";
@@ -14,6 +14,7 @@ import { ElectorNode } from "./elector-node.ts";
 import { GrpcPeerTransport, registerRaftPeerService } from "./grpc-peer-transport.ts";
 import { createGrpcServer, type GrpcServer } from "./grpc-server.ts";
 import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "./log-store-level.ts";
+import { canonicalJson, type JsonValue } from "./event-log.ts";
 import { HandlerRunner } from "./handler-runner.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MemberTracker } from "./member-tracker.ts";
@@ -108,6 +109,9 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     logger,
     // The runner is created below; requests only arrive once the node is serving.
     retryHandler: (eventId, handler) => runner.retry(eventId, handler),
+    handlersDigest: createHash("sha256")
+      .update(canonicalJson(config.handlers as unknown as JsonValue))
+      .digest("hex"),
     requestTimeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
     catchUpTimeoutMs: 60_000,
     connect: (addr) =>

@@ -207,3 +207,30 @@ test.serial("conclave handlers retry runs a failed handler again, recorded in th
     message: /no failed handler run/,
   });
 });
+
+test.serial("conclave status warns when the electors' handler configurations differ", async (t) => {
+  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], logLevel: "warn" });
+  t.teardown(() => c.destroy());
+  const e1 = c.nodes.get("e1")!;
+  const { appendFileSync } = await import("node:fs");
+  appendFileSync(
+    e1.configFile,
+    "handlers:\n  - name: only-on-e1\n    on: [member-down]\n    run: /bin/true\n",
+  );
+  c.startAll();
+  await c.waitForLeader();
+  const { execFile } = await import("node:child_process");
+  const status = (addr: string) =>
+    new Promise<string>((resolve) =>
+      execFile(
+        process.execPath,
+        ["--import=tsx", "src/main.ts", "status", "--addr", addr, "--token-file", c.tokenFile],
+        (_err, stdout) => resolve(stdout),
+      ),
+    );
+  const out = await status(c.nodes.get("e2")!.addr);
+  t.regex(
+    out,
+    /warning: the electors' handler configurations differ \(e1 [0-9a-f]{8}, e2 [0-9a-f]{8}, e3 [0-9a-f]{8}\)/,
+  );
+});
