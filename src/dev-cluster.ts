@@ -17,10 +17,10 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectControl } from "./control-client.ts";
+import { freePort, portFree } from "./free-port.ts";
 
 /** Where `conclave dev` writes. */
 export interface DevIo {
@@ -28,25 +28,10 @@ export interface DevIo {
   err: (text: string) => void;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
 /** `preferred` when it is free (so the default CONCLAVE_ADDR works), else any free port. */
 async function pickPort(preferred: number, taken: Set<number>): Promise<number> {
   if (!taken.has(preferred) && (await portFree(preferred))) return preferred;
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
+  return freePort();
 }
 
 interface DevNode {

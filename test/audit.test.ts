@@ -8,6 +8,7 @@ import { join } from "node:path";
 import test from "ava";
 import { ClassicLevel } from "classic-level";
 import { decodeEntry, ENTRY_KEY_HI, ENTRY_KEY_LO, encodeEntry } from "../src/log-entry-codec.ts";
+import { membersUp, until } from "./support/cluster-wait.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 
 function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -33,14 +34,11 @@ test("audit verify passes on a healthy log and names the one event altered in a 
   await c.waitForLeader();
   const api = c.client("e1", 10_000);
   t.teardown(() => api.close());
-  const deadline = Date.now() + 20_000;
-  while ((await api.members()).members.filter((m) => m.status === "up").length < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until("members up", () => membersUp(api, ["m1", "m2"]));
   await c.kill("m1");
-  while (!(await api.events(0, "member-down", 10)).eventsJson.length && Date.now() < deadline + 10_000) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until("member-down", async () =>
+    (await api.events(0, "member-down", 10)).eventsJson.length ? true : undefined,
+  );
   const cli = ["--addr", c.nodes.get("e1")!.addr, "--token-file", c.tokenFile];
   const healthy = await conclave(["audit", "verify", ...cli]);
   t.is(healthy.code, 0, healthy.stderr);

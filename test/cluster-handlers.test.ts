@@ -7,35 +7,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
-import type { ControlApi } from "../src/control-types.ts";
+import { eventsAfter as events, membersUp, until } from "./support/cluster-wait.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
-
-interface Ev {
-  id: number;
-  term: number;
-  type: string;
-  member: string | null;
-  details: Record<string, unknown>;
-}
-
-async function events(api: ControlApi, since = 0): Promise<Ev[]> {
-  return (await api.events(since, "", 10_000)).eventsJson.map((j) => JSON.parse(j) as Ev);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
-}
 
 /** A handler script in the cluster's dir; `body` is sh. */
 function script(c: ProcessCluster, name: string, body: string): string {

@@ -5,38 +5,8 @@
  * the event log's hash chain verifies.
  */
 import test from "ava";
-import type { ControlApi } from "../src/control-types.ts";
+import { eventsAfter as events, membersUp, until } from "./support/cluster-wait.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
-
-interface Ev {
-  id: number;
-  type: string;
-  member: string | null;
-}
-
-async function events(api: ControlApi, since = 0): Promise<Ev[]> {
-  return (await api.events(since, "", 10_000)).eventsJson.map((j) => JSON.parse(j) as Ev);
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
-}
-
-async function membersUp(api: ControlApi, names: string[]): Promise<boolean | undefined> {
-  const { members } = await api.members();
-  return names.every((n) => members.find((m) => m.name === n)?.status === "up") ? true : undefined;
-}
 
 test.serial("kill -9 of a member: one member-down, then member-up when it returns", async (t) => {
   const c = await ProcessCluster.create({

@@ -5,29 +5,19 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectControl } from "../../src/control-client.ts";
 import type { ControlApi, StatusResponse } from "../../src/control-types.ts";
+import { freePort } from "../../src/free-port.ts";
+
+export { freePort };
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** How to run the agent: from TypeScript sources (tests) or from the build (benchmarks). */
 export type AgentRuntime = "tsx" | "dist";
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
 
 /** One node of the cluster. */
 export interface ProcNode {
