@@ -162,6 +162,7 @@ export class ElectorNode {
 
   /** Stop ticking, finish the Ready in progress, and fail outstanding requests. */
   async stop(): Promise<void> {
+    await this.handOverLeadership();
     this.stopped = true;
     this.ticker.stop();
     await this.loopDone;
@@ -173,6 +174,35 @@ export class ElectorNode {
     }
     this.reads.clear();
     await this.transport.close();
+  }
+
+  /**
+   * A leader that is asked to stop hands leadership to its most up-to-date voter first, so
+   * the cluster does not sit without a leader for an election timeout. Best effort: gives
+   * up after about one election timeout.
+   */
+  private async handOverLeadership(): Promise<void> {
+    const s = this.raw.status();
+    if (s.role !== "leader") return;
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const id of s.conf.voters) {
+      const m = s.progress.get(id)?.match ?? -1;
+      if (id !== this.id && m > bestMatch) {
+        best = id;
+        bestMatch = m;
+      }
+    }
+    if (best === null) return;
+    this.o.logger.info({ to: best }, "stopping: handing leadership over");
+    try {
+      this.transferLeader(best);
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + this.o.tickMs * this.o.electionTicks;
+    while (Date.now() < deadline && this.raw.status().role === "leader")
+      await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Current Raft state. */
@@ -389,9 +419,28 @@ export class ElectorNode {
       this.lastLeader = s.leader;
       this.o.logger.info({ leader: s.leader, term: s.term, role: s.role }, "leader changed");
       for (const l of this.leaderListeners) l(s.leader, s.term);
+      this.reissueReads();
     }
     // Proposals made to us as leader that can no longer commit through us fail fast when a
-    // newer leader overwrites them (applyEntry); reads pending on a lost leadership time out.
+    // newer leader overwrites them (applyEntry).
+  }
+
+  /**
+   * Reads not yet confirmed were asked of a leader that is gone (it will never answer):
+   * ask the new one, under new contexts, so a client's read survives a failover.
+   */
+  private reissueReads(): void {
+    for (const [ctx, r] of [...this.reads]) {
+      if (r.index !== null) continue;
+      const next = `${this.id}-${++this.readSeq}`;
+      try {
+        this.raw.readIndex(next);
+      } catch {
+        continue; // no leader yet: the next leader change tries again
+      }
+      this.reads.delete(ctx);
+      this.reads.set(next, r);
+    }
   }
 
   /** Tell the transport whom to talk to: every voter and learner, and the leader, except us. */

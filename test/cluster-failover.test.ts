@@ -79,3 +79,18 @@ test.serial(
     t.regex(c.nodes.get(lagging)!.output, /restored a snapshot from the leader/);
   },
 );
+
+test.serial("a leader stopped with SIGTERM hands leadership over before it exits", async (t) => {
+  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"] });
+  t.teardown(() => c.destroy());
+  c.startAll();
+  const leader = await c.waitForLeader();
+  const output = () => c.nodes.get(leader)!.output;
+  t.is(await c.terminate(leader), 0);
+  t.regex(output(), /stopping: handing leadership over/);
+  const to = output().match(/"to":"(e\d)"/)?.[1];
+  t.truthy(to);
+  const survivor = ["e1", "e2", "e3"].find((n) => n !== leader)!;
+  const s = await c.waitFor(survivor, (x) => x.leader !== "" && x.leader !== leader, 10_000);
+  t.is(s.leader, to, "the node it handed over to leads");
+});
