@@ -29,7 +29,7 @@ test.serial("kill -9 of a member: exactly one handler run in the whole cluster",
   const h = script(
     c,
     "record",
-    `cat > /dev/null; echo "$CONCLAVE_EVENT_ID $CONCLAVE_EVENT $CONCLAVE_MEMBER $CONCLAVE_ATTEMPT $CONCLAVE_FENCE $(hostname)" >> ${log}`,
+    `cat > ${log}.stdin.json; echo "$CONCLAVE_EVENT_ID $CONCLAVE_EVENT $CONCLAVE_MEMBER $CONCLAVE_ATTEMPT $CONCLAVE_FENCE $CONCLAVE_MEMBER_ADDRESS $CONCLAVE_HANDLER $CONCLAVE_CLUSTER" >> ${log}`,
   );
   // Every elector has the handler (any may lead), as DESIGN.md requires.
   c.setElectorExtra(`handlers:\n  - name: record\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n`);
@@ -50,9 +50,24 @@ test.serial("kill -9 of a member: exactly one handler run in the whole cluster",
   await new Promise((r) => setTimeout(r, 1500)); // time for any (wrong) second run
   const lines = readFileSync(log, "utf8").trim().split("\n");
   t.is(lines.length, 1, lines.join("\n"));
-  const [id, type, member, attempt, fence] = lines[0]!.split(" ");
-  t.deepEqual([Number(id), type, member, attempt], [down.id, "member-down", "m1", "1"]);
+  const [id, type, member, attempt, fence, address, handler, cluster] = lines[0]!.split(" ");
+  t.deepEqual(
+    [Number(id), type, member, attempt, handler, cluster],
+    [down.id, "member-down", "m1", "1", "record", "conclave"],
+  );
   t.regex(fence!, /^\d+:\d+$/);
+  t.is(address, c.nodes.get("m1")!.addr);
+  // Standard input: the event and the committed member view at that point.
+  const stdin = JSON.parse(readFileSync(`${log}.stdin.json`, "utf8"));
+  t.is(stdin.event.id, down.id);
+  t.is(stdin.event.type, "member-down");
+  t.deepEqual(
+    stdin.members.map((m: { name: string; status: string }) => [m.name, m.status]),
+    [
+      ["m1", "down"],
+      ["m2", "up"],
+    ],
+  );
 });
 
 test.serial(
