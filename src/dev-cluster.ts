@@ -103,9 +103,11 @@ export async function runDevCluster(io: DevIo): Promise<number> {
   const entry = process.argv[1]!;
   const start = (n: DevNode) => {
     const log = openSync(join(dir, `${n.name}.log`), "a");
+    // Members do little: a 1 MiB young generation (V8's default is 16 MiB) keeps them small.
+    const v8 = n.role === "member" ? ["--max-semi-space-size=1"] : [];
     n.proc = spawn(
       process.execPath,
-      [...process.execArgv, entry, "agent", "--config", join(dir, `${n.name}.yaml`)],
+      [...v8, ...process.execArgv, entry, "agent", "--config", join(dir, `${n.name}.yaml`)],
       {
         stdio: ["ignore", log, log],
         env: { ...process.env, CONCLAVE_LOG_LEVEL: process.env.CONCLAVE_LOG_LEVEL ?? "info" },
