@@ -222,3 +222,43 @@ test.serial("conclave status warns when the electors' handler configurations dif
     /warning: the electors' handler configurations differ \(e1 [0-9a-f]{8}, e2 [0-9a-f]{8}, e3 [0-9a-f]{8}\)/,
   );
 });
+
+test.serial(
+  "a failing handler is retried with backoff, each attempt recorded, until it succeeds",
+  async (t) => {
+    const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" });
+    t.teardown(() => c.destroy());
+    const count = join(c.dir, "attempts");
+    // Fails on attempts 1 and 2, succeeds on 3.
+    const h = script(
+      c,
+      "third-time",
+      `cat > /dev/null; echo "$CONCLAVE_ATTEMPT" >> ${count}; [ "$CONCLAVE_ATTEMPT" -ge 3 ]`,
+    );
+    c.setElectorExtra(
+      `handlers:\n  - name: third-time\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n    retries: 3\n`,
+    );
+    c.startAll();
+    await c.waitForLeader();
+    const api = c.client("e1", 10_000);
+    t.teardown(() => api.close());
+    await until("member up", () => membersUp(api, ["m1"]));
+    await c.kill("m1");
+    const ok = await until(
+      "handler-succeeded",
+      async () => (await events(api)).find((e) => e.type === "handler-succeeded"),
+      30_000,
+    );
+    t.is(ok.details.attempt, 3);
+    const evs = await events(api);
+    t.deepEqual(
+      evs.filter((e) => e.type === "handler-started").map((e) => e.details.attempt),
+      [1, 2, 3],
+    );
+    // Each retry carries what happened to the attempt before it.
+    const second = evs.find((e) => e.type === "handler-started" && e.details.attempt === 2)!;
+    t.is((second.details.previous as { exit_code: number }).exit_code, 1);
+    t.false(evs.some((e) => e.type === "handler-failed"));
+    t.deepEqual(readFileSync(count, "utf8").trim().split("\n"), ["1", "2", "3"]);
+  },
+);
