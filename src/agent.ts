@@ -72,5 +72,12 @@ export async function runAgent(configFile: string): Promise<number> {
     };
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
+    // Started by `conclave dev` or a test harness: stop when the parent goes away, even if
+    // it was killed outright (its end of our stdin pipe closes), so nothing is orphaned.
+    if (process.env.CONCLAVE_EXIT_WITH_PARENT === "1") {
+      process.stdin.on("end", () => onSignal("parent exited"));
+      process.stdin.on("error", () => onSignal("parent exited"));
+      process.stdin.resume();
+    }
   });
 }

@@ -109,8 +109,13 @@ export async function runDevCluster(io: DevIo): Promise<number> {
       process.execPath,
       [...v8, ...process.execArgv, entry, "agent", "--config", join(dir, `${n.name}.yaml`)],
       {
-        stdio: ["ignore", log, log],
-        env: { ...process.env, CONCLAVE_LOG_LEVEL: process.env.CONCLAVE_LOG_LEVEL ?? "info" },
+        // A stdin pipe: if `conclave dev` is killed outright, the agents see it close and stop.
+        stdio: ["pipe", log, log],
+        env: {
+          ...process.env,
+          CONCLAVE_LOG_LEVEL: process.env.CONCLAVE_LOG_LEVEL ?? "info",
+          CONCLAVE_EXIT_WITH_PARENT: "1",
+        },
       },
     );
     closeSync(log);

@@ -26,7 +26,7 @@ test("conclave dev: kill -9 a member, the demo handler runs once; Ctrl-C stops e
     out += d.toString();
   });
   t.teardown(() => {
-    if (dev.exitCode === null) dev.kill("SIGKILL");
+    if (dev.exitCode === null) dev.kill("SIGINT");
   });
   const waitFor = async (re: RegExp, ms = 30_000) => {
     const deadline = Date.now() + ms;

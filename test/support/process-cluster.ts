@@ -147,9 +147,12 @@ export class ProcessCluster {
       env: {
         ...process.env,
         CONCLAVE_LOG_LEVEL: this.o.logLevel ?? "info",
+        CONCLAVE_EXIT_WITH_PARENT: "1",
         ...(this.o.snapshotEntries ? { CONCLAVE_SNAPSHOT_ENTRIES: String(this.o.snapshotEntries) } : {}),
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      // A stdin pipe plus CONCLAVE_EXIT_WITH_PARENT: if the test process dies (a timeout, a
+      // kill), the agents see their stdin close and stop, instead of lingering.
+      stdio: ["pipe", "pipe", "pipe"],
     });
     node.output = "";
     proc.stdout!.on("data", (d: Buffer) => {
