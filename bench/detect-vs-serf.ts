@@ -37,11 +37,11 @@
  * Exit code: 0 when every group that ran was measured, 1 when a measurement failed, 2 on bad
  * usage, 130/143 when interrupted.
  */
+import { parseBenchFlags } from "./bench-flags.ts";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { cpuSeconds, rssMb, sleep } from "./bench-target.ts";
 import { ConclaveMembers } from "./detect-conclave.ts";
 import { SerfAgents, ensureSerf } from "./detect-serf.ts";
@@ -74,42 +74,14 @@ interface Options {
 const USAGE =
   "usage: npm run bench:detect -- [--rounds N] [--idle SECONDS] [--wire SECONDS] [--skip-serf] [--quick]";
 
-function usage(problem: string): never {
-  process.stderr.write(`detect-vs-serf: ${problem}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const v = value.replaceAll("_", "");
-  if (!/^\d+$/.test(v) || Number(v) < min) usage(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return Number(v);
-}
-
 function parseOptions(argv: string[]): Options {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        rounds: { type: "string" },
-        idle: { type: "string" },
-        wire: { type: "string" },
-        "skip-serf": { type: "boolean" },
-        quick: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const str = (k: string): string | undefined => (typeof values[k] === "string" ? values[k] : undefined);
+  const { values, str, intFlag } = parseBenchFlags({
+    program: "detect-vs-serf",
+    usage: USAGE,
+    argv,
+    strings: ["rounds", "idle", "wire"],
+    booleans: ["skip-serf", "quick"],
+  });
   const quick = values.quick === true;
   return {
     rounds: intFlag("rounds", str("rounds"), quick ? 5 : 20, 1),

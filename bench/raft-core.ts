@@ -38,8 +38,8 @@
  * and open the .cpuprofile in Chrome DevTools (or sum the self time per function).
  * Exit code: 0 on success, 1 when a run is broken, 2 on bad usage.
  */
+import { parseBenchFlags } from "./bench-flags.ts";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { MemoryStorage, type Message, type NodeId, RawNode, SeededRng } from "../raft/index.ts";
 
 interface Options {
@@ -54,46 +54,13 @@ interface Options {
 const USAGE =
   "usage: node --import=tsx bench/raft-core.ts [--entries N] [--seq-entries N] [--batch N] [--size BYTES] [--warmup N] [--seed S]";
 
-function usage(problem: string): never {
-  process.stderr.write(`raft-core: ${problem}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const v = value.replaceAll("_", "");
-  if (!/^\d+$/.test(v) || Number(v) < min) usage(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return Number(v);
-}
-
 function parseOptions(argv: string[]): Options {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        entries: { type: "string" },
-        "seq-entries": { type: "string" },
-        batch: { type: "string" },
-        size: { type: "string" },
-        warmup: { type: "string" },
-        seed: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const str = (k: string): string | undefined => {
-    const v = values[k];
-    return typeof v === "string" ? v : undefined;
-  };
+  const { str, intFlag } = parseBenchFlags({
+    program: "raft-core",
+    usage: USAGE,
+    argv,
+    strings: ["entries", "seq-entries", "batch", "size", "warmup", "seed"],
+  });
   const entries = intFlag("entries", str("entries"), 200_000, 1);
   return {
     entries,

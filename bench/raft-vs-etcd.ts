@@ -38,9 +38,9 @@
  * Exit code: 0 when every cluster that ran was measured, 1 when a measurement failed,
  * 2 on bad usage, 130/143 when interrupted.
  */
+import { parseBenchFlags } from "./bench-flags.ts";
 import { cpus, release, type } from "node:os";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { cpuSeconds, rssMb, sleep, type Target } from "./bench-target.ts";
 import { ConclaveTarget } from "./conclave-target.ts";
 import { EtcdTarget, ensureEtcd } from "./etcd-target.ts";
@@ -70,42 +70,14 @@ interface Options {
 
 const USAGE = "usage: npm run bench:raft -- [--seq N] [--par M] [--failovers K] [--skip-etcd] [--quick]";
 
-function usage(problem: string): never {
-  process.stderr.write(`raft-vs-etcd: ${problem}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function intFlag(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const v = value.replaceAll("_", "");
-  if (!/^\d+$/.test(v) || Number(v) < min) usage(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return Number(v);
-}
-
 function parseOptions(argv: string[]): Options {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        seq: { type: "string" },
-        par: { type: "string" },
-        failovers: { type: "string" },
-        "skip-etcd": { type: "boolean" },
-        quick: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const str = (k: string): string | undefined => (typeof values[k] === "string" ? values[k] : undefined);
+  const { values, str, intFlag } = parseBenchFlags({
+    program: "raft-vs-etcd",
+    usage: USAGE,
+    argv,
+    strings: ["seq", "par", "failovers"],
+    booleans: ["skip-etcd", "quick"],
+  });
   const quick = values.quick === true;
   const seq = intFlag("seq", str("seq"), quick ? 200 : 2000, 1);
   return {

@@ -1,6 +1,6 @@
 /**
  * Conclave's Raft library: a pure, deterministic consensus state machine.
- * No I/O, timers, clocks or Math.random: time is ticks, randomness is injected.
+ * No I/O, timers, clocks or global random source: time is ticks, randomness is injected.
  */
 export { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange } from "./conf-change.ts";
 export * from "./errors.ts";

@@ -1,5 +1,5 @@
 /**
- * Injected randomness. The core never calls Math.random: the runtime passes a seeded
+ * Injected randomness. The core has no global random source: the runtime passes a seeded
  * generator (or one seeded from crypto), the simulation passes one derived from its seed.
  */
 
