@@ -130,6 +130,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     memberTimeoutMs: config.timing.memberTimeoutMs,
     now: () => performance.now(),
     members: () => state.members.list(),
+    member: (name) => state.members.get(name),
     propose: async (e) => {
       await node.propose({
         type: "event",

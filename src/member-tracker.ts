@@ -46,6 +46,8 @@ export interface MemberTrackerOptions {
   now: () => number;
   /** The committed member view. */
   members: () => Iterable<TrackedMember>;
+  /** One member of the committed view (called on every heartbeat, so a direct lookup). */
+  member: (name: string) => TrackedMember | undefined;
   /** Propose an event; resolves when committed, rejects when it could not be. */
   propose: (event: MemberEventProposal) => Promise<void>;
   logger: Logger;
@@ -84,8 +86,7 @@ export class MemberTracker {
   }
 
   private status(name: string): MemberStatus | undefined {
-    for (const m of this.o.members()) if (m.name === name) return m.status;
-    return undefined;
+    return this.o.member(name)?.status;
   }
 
   /** A member registered on a stream to this leader. */

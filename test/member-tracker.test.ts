@@ -27,6 +27,7 @@ function setup(timeout = 1500) {
     memberTimeoutMs: timeout,
     now: () => now,
     members: () => [...view].map(([name, status]) => ({ name, status })),
+    member: (name) => (view.has(name) ? { name, status: view.get(name)! } : undefined),
     propose: (e) => {
       proposed.push(e);
       if (autoCommit) {
