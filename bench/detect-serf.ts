@@ -10,6 +10,7 @@
  *
  * {@link ensureSerf} installs the package with apt-get when `serf` is not on PATH.
  */
+import { ensureDebianTool, type ToolAvailability } from "./debian-install.ts";
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +23,7 @@ import { type DetectTarget, type HandlerRun, until } from "./detect-target.ts";
 const execFileAsync = promisify(execFile);
 
 /** The outcome of {@link ensureSerf}: the binary's version, or why there is none. */
-export type SerfAvailability = { ok: true; version: string } | { ok: false; reason: string };
+export type SerfAvailability = ToolAvailability;
 
 /**
  * The installed version, or undefined when serf does not run: the Debian package's version
@@ -38,17 +39,6 @@ function serfVersion(): string | undefined {
   return pkg ? `${pkg} (Debian package; \`serf version\`: ${own})` : own;
 }
 
-/** Run a command, returning its combined output and whether it succeeded. */
-function run(cmd: string, args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    timeout: 600_000,
-  });
-  const output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
-  return { ok: !r.error && r.status === 0, output };
-}
-
 /**
  * Make sure `serf` is on PATH: when it is not, install Debian's `serf` with
  * `apt-get install -y serf` (as root, or through `sudo -n` otherwise), running
@@ -57,21 +47,7 @@ function run(cmd: string, args: string[]): { ok: boolean; output: string } {
  * progress lines.
  */
 export function ensureSerf(log: (line: string) => void): SerfAvailability {
-  const found = serfVersion();
-  if (found) return { ok: true, version: found };
-  const root = process.getuid?.() === 0;
-  const [cmd, prefix] = root ? ["apt-get", []] : ["sudo", ["-n", "apt-get"]];
-  log(`serf is not on PATH: installing Debian's serf (${root ? "" : "sudo -n "}apt-get install -y serf)`);
-  let r = run(cmd, [...prefix, "install", "-y", "serf"]);
-  if (!r.ok) {
-    log("apt-get install failed; running apt-get update and trying again");
-    const u = run(cmd, [...prefix, "update"]);
-    r = u.ok ? run(cmd, [...prefix, "install", "-y", "serf"]) : u;
-  }
-  const version = serfVersion();
-  if (version) return { ok: true, version };
-  const last = r.output.trim().split("\n").slice(-3).join(" | ");
-  return { ok: false, reason: `could not install serf: ${last || "serf still not on PATH"}` };
+  return ensureDebianTool({ command: "serf", pkg: "serf", version: serfVersion, log });
 }
 
 /** One serf agent. */

@@ -11,6 +11,7 @@
  *
  * {@link ensureEtcd} installs the package with apt-get when `etcd` is not on PATH.
  */
+import { ensureDebianTool, type ToolAvailability } from "./debian-install.ts";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,24 +24,13 @@ import { freePort } from "../test/support/process-cluster.ts";
 import { sleep, type Target, tail } from "./bench-target.ts";
 
 /** The outcome of {@link ensureEtcd}: the binary's version, or why there is none. */
-export type EtcdAvailability = { ok: true; version: string } | { ok: false; reason: string };
+export type EtcdAvailability = ToolAvailability;
 
 /** `etcd --version`'s "etcd Version: X" line, or undefined when etcd does not run. */
 function etcdVersion(): string | undefined {
   const r = spawnSync("etcd", ["--version"], { encoding: "utf8", env: etcdEnv() });
   if (r.error || r.status !== 0) return undefined;
   return /etcd Version:\s*(\S+)/.exec(r.stdout)?.[1] ?? r.stdout.trim().split("\n")[0];
-}
-
-/** Run a command, returning its combined output and whether it succeeded. */
-function run(cmd: string, args: string[]): { ok: boolean; output: string } {
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    timeout: 600_000,
-  });
-  const output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
-  return { ok: !r.error && r.status === 0, output };
 }
 
 /**
@@ -50,23 +40,7 @@ function run(cmd: string, args: string[]): { ok: boolean; output: string } {
  * root, not Debian) comes back as `{ ok: false, reason }`. `log` receives progress lines.
  */
 export function ensureEtcd(log: (line: string) => void): EtcdAvailability {
-  const found = etcdVersion();
-  if (found) return { ok: true, version: found };
-  const root = process.getuid?.() === 0;
-  const [cmd, prefix] = root ? ["apt-get", []] : ["sudo", ["-n", "apt-get"]];
-  log(
-    `etcd is not on PATH: installing Debian's etcd-server (${root ? "" : "sudo -n "}apt-get install -y etcd-server)`,
-  );
-  let r = run(cmd, [...prefix, "install", "-y", "etcd-server"]);
-  if (!r.ok) {
-    log("apt-get install failed; running apt-get update and trying again");
-    const u = run(cmd, [...prefix, "update"]);
-    r = u.ok ? run(cmd, [...prefix, "install", "-y", "etcd-server"]) : u;
-  }
-  const version = etcdVersion();
-  if (version) return { ok: true, version };
-  const last = r.output.trim().split("\n").slice(-3).join(" | ");
-  return { ok: false, reason: `could not install etcd-server: ${last || "etcd still not on PATH"}` };
+  return ensureDebianTool({ command: "etcd", pkg: "etcd-server", version: etcdVersion, log });
 }
 
 /** The environment of the etcd processes: ours less any ETCD_* settings, plus the arch override. */
