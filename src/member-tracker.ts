@@ -89,9 +89,14 @@ export class MemberTracker {
     return this.o.member(name)?.status;
   }
 
-  /** A member registered on a stream to this leader. */
+  /**
+   * A member registered on a stream to this node. The registration is kept even while the
+   * tracker is not yet active: a new leader's streams are redirected to it at once, but it
+   * activates only when its own leader-elected entry is applied, a moment later. Dropping
+   * the registration then would leave a first-time member registered on a stream yet never
+   * joined (its heartbeats carry no address to join with). `lostLeadership` forgets them.
+   */
   registered(reg: MemberRegistration): void {
-    if (!this.active) return;
     this.registrations.set(reg.name, reg);
     this.heard(reg.name);
   }

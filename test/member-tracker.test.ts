@@ -169,3 +169,20 @@ test("a tracker that does not lead proposes nothing", async (t) => {
   await flush();
   t.deepEqual(s.proposed, []);
 });
+
+test("a member that registered before the new leader activated joins on its next heartbeat", async (t) => {
+  const s = setup();
+  // Leadership moved here and the member was redirected at once, but the leader-elected
+  // entry that activates the tracker is applied only afterwards.
+  s.tracker.registered(reg("web1"));
+  await flush();
+  t.deepEqual(s.proposed, []);
+  s.tracker.becameLeader();
+  s.tracker.heard("web1");
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => [e.type, e.member]),
+    [["member-joined", "web1"]],
+  );
+  t.is(s.view.get("web1"), "up");
+});
