@@ -13,6 +13,11 @@ export interface MemberRecord {
   readonly status: MemberStatus;
   readonly services: readonly string[];
   readonly checks: Readonly<Record<string, "passing" | "failing">>;
+  /**
+   * Maintenance mode (`conclave drain`). Kept apart from health so that a drained member that
+   * goes down and comes back is still drained: `status` is "drained" only while it is up.
+   */
+  readonly drained?: boolean;
   /** The id of the event that last changed this member. */
   readonly since: number;
 }
@@ -52,21 +57,23 @@ export class MembersState {
     switch (e.type) {
       case "member-joined":
         set({
-          status: "up",
+          status: old?.drained ? "drained" : "up",
           address: typeof e.details.address === "string" ? e.details.address : (old?.address ?? ""),
           services: strings(e.details.services),
           checks: checkStates(e.details.checks),
         });
         return;
       case "member-up":
+        if (old) set({ status: old.drained ? "drained" : "up" });
+        return;
       case "member-undrained":
-        if (old) set({ status: "up" });
+        if (old) set({ drained: false, status: old.status === "drained" ? "up" : old.status });
         return;
       case "member-down":
         if (old) set({ status: "down" });
         return;
       case "member-drained":
-        if (old) set({ status: "drained" });
+        if (old) set({ drained: true, status: old.status === "up" ? "drained" : old.status });
         return;
       case "member-left":
         if (old) set({ status: "left" });

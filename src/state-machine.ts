@@ -9,7 +9,9 @@ import { BadCommandError, type CommandResult, decodeCommand } from "./commands.t
 import { EventLog, type EventLogSnapshot } from "./event-log.ts";
 import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
 import { type KvEntry, KvStore } from "./kv-store.ts";
+import { type MasterRecord, MastersState } from "./masters-state.ts";
 import { type MemberRecord, MembersState } from "./members-state.ts";
+import { type ClusterChecks, ClusterChecksState } from "./cluster-checks-state.ts";
 
 /** The outcome of applying one entry. */
 export type ApplyOutcome =
@@ -33,6 +35,8 @@ interface SnapshotV1 {
   events?: EventLogSnapshot;
   members?: MemberRecord[];
   handlerRuns?: HandlerRunRecord[];
+  masters?: MasterRecord[];
+  clusterChecks?: ClusterChecks;
 }
 
 const encoder = new TextEncoder();
@@ -49,6 +53,10 @@ export class CoordinatorState {
   readonly members = new MembersState();
   /** Handler runs, folded from the handler-* events. */
   readonly handlerRuns = new HandlerRunsState();
+  /** Each service's master and epoch, folded from master-promoted / master-demoted. */
+  readonly masters = new MastersState();
+  /** Cluster-wide check definitions, folded from checks-updated. */
+  readonly clusterChecks = new ClusterChecksState();
   /** Elector addresses: founders from the config, later ones from membership-change contexts. */
   private readonly electors = new Map<NodeId, string>();
 
@@ -95,6 +103,8 @@ export class CoordinatorState {
           const event = this.events.append({ index: entry.index, term: entry.term, ...cmd.event });
           this.members.apply(event);
           this.handlerRuns.apply(event);
+          this.masters.apply(event);
+          this.clusterChecks.apply(event);
           return { kind: "result", result: { type: "event", event } };
         }
       }
@@ -114,6 +124,8 @@ export class CoordinatorState {
       events: this.events.snapshot(),
       members: this.members.snapshot(),
       handlerRuns: this.handlerRuns.snapshot(),
+      masters: this.masters.snapshot(),
+      clusterChecks: this.clusterChecks.snapshot(),
     };
     return encoder.encode(JSON.stringify(s));
   }
@@ -129,6 +141,8 @@ export class CoordinatorState {
       this.events.clear();
       this.members.restore([]);
       this.handlerRuns.restore([]);
+      this.masters.restore([]);
+      this.clusterChecks.restore(undefined);
       this.applied = index;
       return;
     }
@@ -149,6 +163,8 @@ export class CoordinatorState {
     else this.events.clear();
     this.members.restore(s.members ?? []);
     this.handlerRuns.restore(s.handlerRuns ?? []);
+    this.masters.restore(s.masters ?? []);
+    this.clusterChecks.restore(s.clusterChecks);
     this.applied = index;
   }
 }
