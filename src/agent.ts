@@ -6,7 +6,6 @@
  */
 import pino from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { MemberAgent } from "./member-agent.ts";
 
 /**
  * The `agent` command: load the config, start, and stop on SIGTERM / SIGINT.
@@ -41,18 +40,19 @@ export async function runAgent(configFile: string): Promise<number> {
     }
   }
   if (config.roles.member) {
-    const tls = config.cluster.tls ?? undefined;
-    const member = new MemberAgent({
-      name: config.name,
-      address: config.advertise,
-      electors: Object.values(config.cluster.electors),
-      token: config.cluster.token,
-      heartbeatMs: config.timing.heartbeatMs,
-      checks: Object.fromEntries(config.checks.map((c) => [c.name, "passing"])),
-      logger,
-      ...(tls ? { tls } : {}),
-    });
-    member.start();
+    const { ServicesDirError } = await import("./services-dir.ts");
+    const { startMember } = await import("./member-runtime.ts");
+    let member: Awaited<ReturnType<typeof startMember>>;
+    try {
+      member = await startMember(config, logger);
+    } catch (e) {
+      if (e instanceof ServicesDirError) {
+        process.stderr.write(`${config.file}: services_dir: ${e.message}\n`);
+        for (const stop of stops) await stop();
+        return 2;
+      }
+      throw e;
+    }
     logger.info({ name: config.name, electors: Object.keys(config.cluster.electors) }, "member started");
     // The member leaves first, while the elector in this process can still commit it.
     stops.unshift(() => member.stop({ leave: true }));

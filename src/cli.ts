@@ -6,6 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { runCheckOnce } from "./checks.ts";
+import { type CheckConfig, ConfigError, parseChecks, readChecksFile } from "./config.ts";
 import { type ControlApi, ControlError, type ElectorStatus, type StatusResponse } from "./control-types.ts";
 
 /** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
@@ -83,6 +85,23 @@ function statusJson(s: StatusResponse): object {
     })),
     members: { up: s.members.up, down: s.members.down, drained: s.members.drained },
   };
+}
+
+/** A checks file read and validated for `checks apply/test`; a bad one is a usage error (exit 2). */
+function parseChecksForCli(file: string): CheckConfig[] {
+  try {
+    return parseChecks(readChecksFile(file), file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The raw definitions of a valid checks file (what `checks apply` sends). */
+function readChecksForCli(file: string): unknown[] {
+  parseChecksForCli(file);
+  const raw = readChecksFile(file);
+  return Array.isArray(raw) ? raw : ((raw as { checks: unknown[] }).checks ?? []);
 }
 
 /** Run the CLI with `argv` (without node and script). Resolves with the exit code. */
@@ -259,10 +278,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           address: m.address,
           status: m.status,
           checks: m.checks,
-          // Service states and master roles arrive with services (a later release).
-          services: Object.fromEntries(
-            m.services.map((s) => [s, { state: "unknown", master: false, epoch: 0 }]),
-          ),
+          services: m.services,
         }));
       }
       return table([
@@ -274,11 +290,114 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           Object.entries(m.checks)
             .map(([c, st]) => `${c}:${st}`)
             .join(",") || "-",
-          m.services.join(",") || "-",
+          Object.entries(m.services)
+            .map(([n, v]) => `${n}:${v.state}${v.master ? `(epoch ${v.epoch})` : ""}`)
+            .join(",") || "-",
         ]),
       ]);
     }),
   );
+
+  clientOptions(
+    program
+      .command("promote")
+      .description("planned switchover: demote the old master, then promote MEMBER")
+      .argument("<service>")
+      .argument("<member>"),
+  ).action((service: string, member: string, flags: ClientFlags) =>
+    client(flags, async (api) => {
+      const r = await api.promote(service, member);
+      if (flags.json) return { service, master: member, epoch: r.epoch, previous: r.previous || null };
+      return r.previous
+        ? `${member} is master of ${service} (epoch ${r.epoch}; was ${r.previous})`
+        : `${member} is master of ${service} (epoch ${r.epoch})`;
+    }),
+  );
+  for (const [verb, what] of [
+    ["drain", "maintenance mode on: move the member's master roles away, mark it drained"],
+    ["undrain", "maintenance mode off"],
+  ] as const) {
+    clientOptions(program.command(verb).description(what).argument("<member>")).action(
+      (member: string, flags: ClientFlags) =>
+        client(flags, async (api) => {
+          const r = verb === "drain" ? await api.drain(member) : await api.undrain(member);
+          if (flags.json) return { member, status: r.status, moved: r.moved };
+          return `${member} is ${r.status}${r.moved.length > 0 ? `; master roles moved: ${r.moved.join(", ")}` : ""}`;
+        }),
+    );
+  }
+
+  const checks = program.command("checks").description("cluster-wide check definitions");
+  clientOptions(
+    checks
+      .command("apply")
+      .description("validate FILE (YAML/JSON, or gossipcheck's JSON) and distribute it to every member")
+      .argument("<file>"),
+  ).action((file: string, flags: ClientFlags) => {
+    const list = readChecksForCli(file);
+    client(flags, async (api) => {
+      const r = await api.checksApply(JSON.stringify(list));
+      return flags.json
+        ? { version: r.version, checks: JSON.parse(r.checksJson) as unknown }
+        : `applied ${list.length} check(s) as version ${r.version}`;
+    });
+  });
+  clientOptions(checks.command("list").description("the cluster-wide checks in force")).action(
+    (flags: ClientFlags) =>
+      client(flags, async (api) => {
+        const r = await api.checksList();
+        const list = JSON.parse(r.checksJson) as Record<string, unknown>[];
+        if (flags.json) return { version: r.version, checks: list };
+        if (list.length === 0) return "no cluster-wide checks";
+        return `version ${r.version}\n${table([
+          ["NAME", "TYPE", "TARGET"],
+          ...list.map((c) => [
+            String(c.name),
+            String(c.type),
+            String(
+              c.path ??
+                c.url ??
+                c.address ??
+                c.cmdline ??
+                (Array.isArray(c.run) ? c.run.join(" ") : c.run) ??
+                "",
+            ),
+          ]),
+        ])}`;
+      }),
+  );
+  checks
+    .command("test")
+    .description("run the checks in FILE once, here, with no actions; exit 1 if any fails")
+    .argument("<file>")
+    .option("--json", "machine-readable output")
+    .action((file: string, flags: { json?: boolean }) => {
+      const defs = parseChecksForCli(file);
+      result = (async () => {
+        const results = await Promise.all(
+          defs.map(async (c) => ({ check: c, result: await runCheckOnce(c) })),
+        );
+        if (flags.json) {
+          io.out(
+            `${JSON.stringify(results.map((r) => ({ name: r.check.name, type: r.check.type, ok: r.result.ok, detail: r.result.detail, ms: Math.round(r.result.durationMs) })))}\n`,
+          );
+        } else {
+          io.out(
+            `${table([
+              ["NAME", "TYPE", "RESULT", "MS", "DETAIL"],
+              ...results.map((r) => [
+                r.check.name,
+                r.check.type,
+                r.result.ok ? "pass" : "FAIL",
+                String(Math.round(r.result.durationMs)),
+                r.result.detail,
+              ]),
+            ])}\n`,
+          );
+        }
+        return results.every((r) => r.result.ok) ? 0 : 1;
+      })();
+    });
 
   clientOptions(
     program

@@ -28,6 +28,7 @@ import { EVENT_TYPES, type EventType } from "./event-log.ts";
 // The event types of DESIGN.md's Events table (the values a handler's `on` may list) are
 // defined once, with the event log.
 export { EVENT_TYPES, type EventType } from "./event-log.ts";
+import { fromGossipcheck, isGossipcheckFormat } from "./gossipcheck-format.ts";
 
 /** The roles a node may have (`roles:`). */
 export const ROLES = ["elector", "member"] as const;
@@ -609,6 +610,21 @@ export function validateConfig(raw: unknown, file: string): Config {
  * @throws ConfigError on the first problem
  */
 export function parseChecks(raw: unknown, source: string): CheckConfig[] {
+  try {
+    return parseChecksRaw(raw, source);
+  } catch (e) {
+    // Name the check, not just its position: `checks[1] (nginx).url: ...`.
+    const m = e instanceof ConfigError && e.key !== null ? /^checks\[(\d+)\](.*)$/.exec(e.key) : null;
+    const list = Array.isArray(raw) ? raw : isRecord(raw) && Array.isArray(raw.checks) ? raw.checks : [];
+    const item: unknown = m ? list[Number(m[1])] : undefined;
+    if (m && e instanceof ConfigError && isRecord(item) && typeof item.name === "string") {
+      throw new ConfigError(e.file, `checks[${m[1]}] (${item.name})${m[2]}`, e.problem, e.line);
+    }
+    throw e;
+  }
+}
+
+function parseChecksRaw(raw: unknown, source: string): CheckConfig[] {
   let checks: CheckConfig[];
   if (Array.isArray(raw)) {
     checks = parseWith(z.array(checkSchema), raw, source, ["checks"]);
@@ -627,7 +643,17 @@ export function parseChecks(raw: unknown, source: string): CheckConfig[] {
  * @throws ConfigError on the first problem, including an unreadable file or a YAML syntax error
  */
 export function loadChecks(file: string): CheckConfig[] {
-  return parseChecks(readYaml(file), file);
+  return parseChecks(readChecksFile(file), file);
+}
+
+/**
+ * Read a checks file as the list of definitions in DESIGN.md's form (YAML/JSON list, a mapping
+ * with `checks:`, or gossipcheck's JSON, converted), not yet validated.
+ * @throws ConfigError for an unreadable file or a YAML syntax error
+ */
+export function readChecksFile(file: string): unknown {
+  const raw = readYaml(file);
+  return isGossipcheckFormat(raw) ? fromGossipcheck(raw, file) : raw;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,8 +56,10 @@ export function connectControl(options: ControlClientOptions): ControlApi {
   const timeoutMs = options.timeoutMs ?? 5000;
   const retry = options.retryUnavailable ?? true;
 
-  const call = async <T>(method: string, request: object): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
+  /** Switchover and drain wait for a master to move: up to a lease and a member timeout or two. */
+  const slowMs = Math.max(timeoutMs, 60_000);
+  const call = async <T>(method: string, request: object, callTimeoutMs = timeoutMs): Promise<T> => {
+    const deadline = Date.now() + callTimeoutMs;
     let delay = 100;
     for (;;) {
       try {
@@ -90,6 +92,12 @@ export function connectControl(options: ControlClientOptions): ControlApi {
     events: (since, type, limit) => call<{ eventsJson: string[] }>("Events", { since, type, limit }),
     auditVerify: () => call<AuditVerifyResponse>("AuditVerify", {}),
     handlersRetry: (eventId, handler) => call<{ started: string[] }>("HandlersRetry", { eventId, handler }),
+    promote: (service, member) =>
+      call<{ epoch: number; previous: string }>("Promote", { service, member }, slowMs),
+    drain: (member) => call<{ status: string; moved: string[] }>("Drain", { member }, slowMs),
+    undrain: (member) => call<{ status: string; moved: string[] }>("Undrain", { member }),
+    checksApply: (checksJson) => call<{ version: number; checksJson: string }>("ChecksApply", { checksJson }),
+    checksList: () => call<{ version: number; checksJson: string }>("ChecksList", {}),
     close: () => client.close(),
   };
 }

@@ -31,6 +31,10 @@ import {
 } from "./elector-node.ts";
 import type { ServiceHost } from "./grpc-peer-transport.ts";
 import { HandlerRetryError } from "./handler-runner.ts";
+import { ConfigError, parseChecks } from "./config.ts";
+import { SwitchoverError } from "./master-keeper.ts";
+import { memberServices } from "./member-view.ts";
+import type { EventFields, JsonValue } from "./event-log.ts";
 import type { CoordinatorState } from "./state-machine.ts";
 
 /** Options of {@link registerControlService}. */
@@ -48,6 +52,10 @@ export interface ControlServiceOptions {
   handlersDigest: string;
   /** Start a handler run again (the leader's HandlerRunner.retry). */
   retryHandler: (eventId: number, handler: string) => string[];
+  /** Ask the leader's master keeper for a switchover (throws SwitchoverError). */
+  requestSwitchover: (service: string, member: string) => void;
+  /** How long promote and drain wait for master roles to move. */
+  switchoverTimeoutMs: number;
 }
 
 /** The control API's handlers, independent of gRPC (so they can be called directly in tests). */
@@ -249,7 +257,7 @@ export class ControlService {
         address: m.address,
         status: m.status,
         checks: { ...m.checks },
-        services: [...m.services],
+        services: memberServices(m, this.o.state.masters),
       })),
     };
   }
@@ -309,6 +317,126 @@ export class ControlService {
     );
   }
 
+  /** Propose one event on this (leader) node; resolves when it is committed. */
+  private async commitEvent(fields: Omit<EventFields, "time">): Promise<void> {
+    await this.o.node.propose({ type: "event", event: { time: new Date().toISOString(), ...fields } });
+  }
+
+  /** Poll `done` every 50 ms until it holds; a ControlError naming `what` after the switchover timeout. */
+  private async waitFor(what: string, done: () => boolean): Promise<void> {
+    const deadline = performance.now() + this.o.switchoverTimeoutMs;
+    while (!done()) {
+      if (performance.now() > deadline) {
+        throw new ControlError(
+          grpc.status.DEADLINE_EXCEEDED,
+          `timed out after ${this.o.switchoverTimeoutMs} ms waiting for ${what}`,
+        );
+      }
+      if (this.o.node.leader() !== this.o.node.id) throw new NotLeaderError(this.o.node.leader());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  promote(req: { service: string; member: string }): Promise<{ epoch: number; previous: string }> {
+    return this.onLeader(
+      async () => {
+        const masters = this.o.state.masters;
+        const before = masters.get(req.service)?.master ?? null;
+        if (before === req.member) return { epoch: masters.get(req.service)!.epoch, previous: "" };
+        try {
+          this.o.requestSwitchover(req.service, req.member);
+        } catch (e) {
+          if (e instanceof SwitchoverError)
+            throw new ControlError(grpc.status.FAILED_PRECONDITION, e.message);
+          throw e;
+        }
+        await this.waitFor(
+          `${req.member} to become master of ${req.service}`,
+          () => masters.get(req.service)?.master === req.member,
+        );
+        return { epoch: masters.get(req.service)!.epoch, previous: before ?? "" };
+      },
+      (c) => c.promote(req.service, req.member),
+    );
+  }
+
+  drain(req: { member: string }): Promise<{ status: string; moved: string[] }> {
+    return this.onLeader(
+      async () => {
+        const m = this.o.state.members.get(req.member);
+        if (!m || m.status === "left")
+          throw new ControlError(grpc.status.NOT_FOUND, `no member named ${req.member}`);
+        const moved = [...this.o.state.masters.mastersOf(req.member).keys()];
+        if (!m.drained)
+          await this.commitEvent({ type: "member-drained", member: req.member, service: null, details: {} });
+        await this.waitFor(
+          `the master roles of ${req.member} (${moved.join(", ")}) to move`,
+          () => this.o.state.masters.mastersOf(req.member).size === 0,
+        );
+        return { status: this.o.state.members.get(req.member)!.status, moved };
+      },
+      (c) => c.drain(req.member),
+    );
+  }
+
+  undrain(req: { member: string }): Promise<{ status: string; moved: string[] }> {
+    return this.onLeader(
+      async () => {
+        const m = this.o.state.members.get(req.member);
+        if (!m || m.status === "left")
+          throw new ControlError(grpc.status.NOT_FOUND, `no member named ${req.member}`);
+        if (m.drained)
+          await this.commitEvent({
+            type: "member-undrained",
+            member: req.member,
+            service: null,
+            details: {},
+          });
+        return { status: this.o.state.members.get(req.member)!.status, moved: [] };
+      },
+      (c) => c.undrain(req.member),
+    );
+  }
+
+  /**
+   * Validate and commit cluster-wide checks. The whole set is refused on the first invalid
+   * definition (nothing is applied), with a message naming the check and the field.
+   */
+  checksApply(req: { checksJson: string }): Promise<{ version: number; checksJson: string }> {
+    let defs: unknown;
+    try {
+      defs = JSON.parse(req.checksJson);
+    } catch {
+      throw new ControlError(grpc.status.INVALID_ARGUMENT, "checks: not a JSON array of check definitions");
+    }
+    try {
+      parseChecks(defs, "checks");
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ControlError(grpc.status.INVALID_ARGUMENT, e.message);
+      throw e;
+    }
+    const list = (Array.isArray(defs) ? defs : (defs as { checks: unknown[] }).checks) as JsonValue[];
+    return this.onLeader(
+      async () => {
+        await this.commitEvent({
+          type: "checks-updated",
+          member: null,
+          service: null,
+          details: { checks: list, names: list.map((c) => (c as { name: string }).name) },
+        });
+        const c = this.o.state.clusterChecks.get();
+        return { version: c.version, checksJson: JSON.stringify(c.checks) };
+      },
+      (c) => c.checksApply(req.checksJson),
+    );
+  }
+
+  async checksList(): Promise<{ version: number; checksJson: string }> {
+    await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
+    const c = this.o.state.clusterChecks.get();
+    return { version: c.version, checksJson: JSON.stringify(c.checks) };
+  }
+
   electorsRemove(req: { name: string }): Promise<{ electors: ElectorStatus[] }> {
     return this.onLeader(
       async () => {
@@ -361,6 +489,11 @@ export function registerControlService(server: ServiceHost, service: ControlServ
     Events: (r) => service.events(r),
     AuditVerify: () => service.auditVerify(),
     HandlersRetry: (r) => service.handlersRetry(r),
+    Promote: (r) => service.promote(r),
+    Drain: (r) => service.drain(r),
+    Undrain: (r) => service.undrain(r),
+    ChecksApply: (r) => service.checksApply(r),
+    ChecksList: () => service.checksList(),
   };
   const impl: grpc.UntypedServiceImplementation = {};
   for (const [name, fn] of Object.entries(handlers)) {

@@ -38,7 +38,7 @@ export interface MemberInfo {
   address: string;
   status: string;
   checks: Record<string, string>;
-  services: string[];
+  services: Record<string, { state: string; master: boolean; epoch: number }>;
 }
 
 /** The result of `conclave audit verify`. */
@@ -68,6 +68,16 @@ export interface ControlApi {
   auditVerify(): Promise<AuditVerifyResponse>;
   /** Run a failed handler of an event again (all failed ones when `handler` is empty). */
   handlersRetry(eventId: number, handler: string): Promise<{ started: string[] }>;
+  /** Planned switchover; resolves once `member` is the committed master of `service`. */
+  promote(service: string, member: string): Promise<{ epoch: number; previous: string }>;
+  /** Maintenance mode on; resolves once the member is drained and master of nothing. */
+  drain(member: string): Promise<{ status: string; moved: string[] }>;
+  /** Maintenance mode off. */
+  undrain(member: string): Promise<{ status: string; moved: string[] }>;
+  /** Commit cluster-wide check definitions (a JSON array). */
+  checksApply(checksJson: string): Promise<{ version: number; checksJson: string }>;
+  /** The cluster-wide check definitions in force. */
+  checksList(): Promise<{ version: number; checksJson: string }>;
   close(): void;
 }
 

@@ -17,6 +17,7 @@ import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "./log-st
 import { canonicalJson, type JsonValue } from "./event-log.ts";
 import { HandlerRunner } from "./handler-runner.ts";
 import { registerMemberService } from "./member-service.ts";
+import { MasterKeeper } from "./master-keeper.ts";
 import { MemberTracker } from "./member-tracker.ts";
 import { CoordinatorState } from "./state-machine.ts";
 
@@ -109,6 +110,13 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     logger,
     // The runner is created below; requests only arrive once the node is serving.
     retryHandler: (eventId, handler) => runner.retry(eventId, handler),
+    requestSwitchover: (service, member) => keeper.requestSwitchover(service, member),
+    switchoverTimeoutMs: Math.max(
+      10_000,
+      4 * config.timing.masterLeaseMs +
+        4 * config.timing.memberTimeoutMs +
+        4 * config.timing.electionTimeoutMs,
+    ),
     handlersDigest: createHash("sha256")
       .update(canonicalJson(config.handlers as unknown as JsonValue))
       .digest("hex"),
@@ -145,6 +153,28 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     },
     logger,
   });
+  const keeper = new MasterKeeper({
+    leaseMs: config.timing.masterLeaseMs,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    masters: state.masters,
+    members: state.members,
+    lastSeen: (name) => tracker.lastSeenAt(name),
+    propose: async (e) => {
+      await node.propose({
+        type: "event",
+        event: {
+          time: new Date().toISOString(),
+          type: e.type,
+          member: e.member,
+          service: e.service,
+          details: { ...e.details },
+        },
+      });
+    },
+    logger,
+  });
   const runner = new HandlerRunner({
     self: config.name,
     cluster: CLUSTER_NAME,
@@ -173,6 +203,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       e.term === s.term
     ) {
       tracker.becameLeader();
+      keeper.becameLeader();
       runner.becameLeader(e.term);
       return;
     }
@@ -181,6 +212,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   node.onLeaderChange((leader) => {
     if (leader !== config.name) {
       tracker.lostLeadership();
+      keeper.lostLeadership();
       runner.lostLeadership();
       return;
     }
@@ -198,9 +230,20 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       })
       .catch((err: unknown) => logger.debug({ err }, "could not record leader-elected"));
   });
-  const checkTimer = setInterval(() => tracker.check(), Math.max(50, config.timing.heartbeatMs / 2));
+  const checkTimer = setInterval(
+    () => {
+      tracker.check();
+      keeper.tick();
+    },
+    Math.max(50, config.timing.heartbeatMs / 2),
+  );
   checkTimer.unref();
-  const endMemberStreams = registerMemberService(server, { node, tracker, logger });
+  const endMemberStreams = registerMemberService(server, {
+    node,
+    tracker,
+    logger,
+    extras: { keeper, clusterChecks: () => state.clusterChecks.get(), leaseMs: config.timing.masterLeaseMs },
+  });
   node.start();
   logger.info(
     { name: config.name, listen: server.address, dataDir: config.dataDir, term: node.status().term },

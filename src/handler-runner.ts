@@ -17,6 +17,8 @@
  * both before the new leader's wait ends.
  */
 import type { Logger } from "pino";
+import { oldLeaderGoneAfterMs } from "./master-lease.ts";
+import { memberServices } from "./member-view.ts";
 import type { NodeId } from "../raft/index.ts";
 import type { HandlerConfig, Run } from "./config.ts";
 import type { Event, EventFields, JsonObject } from "./event-log.ts";
@@ -139,7 +141,7 @@ export class HandlerRunner {
         continue;
       }
       // Started by an earlier leader (or an earlier life of this node): outcome unknown.
-      const safeAt = this.leaderSince + 2 * this.o.electionTimeoutMs;
+      const safeAt = this.leaderSince + oldLeaderGoneAfterMs(this.o.electionTimeoutMs);
       const wait = safeAt - this.now();
       if (wait > 0) {
         this.waiting.add(key);
@@ -216,7 +218,7 @@ export class HandlerRunner {
           address: m.address,
           status: m.status,
           checks: m.checks,
-          services: Object.fromEntries(m.services.map((s) => [s, {}])),
+          services: memberServices(m, this.o.state.masters),
         })),
       }),
       timeoutMs: h.timeoutMs,

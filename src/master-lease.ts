@@ -35,3 +35,13 @@ export function watchdogSlackMs(leaseMs: number): number {
 export function leaseMarginMs(leaseMs: number): number {
   return Math.max(50, Math.ceil(leaseMs * 0.05));
 }
+
+/**
+ * How long after a new leader takes over its predecessor must have stepped down (check-quorum:
+ * a leader that has not heard from a quorum within an election timeout steps down, and it
+ * checks once per election timeout): until then the old leader may still acknowledge members
+ * and run handlers.
+ */
+export function oldLeaderGoneAfterMs(electionTimeoutMs: number): number {
+  return 2 * electionTimeoutMs;
+}

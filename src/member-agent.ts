@@ -25,7 +25,16 @@ export interface MemberAgentOptions {
   tls?: TlsSource;
   heartbeatMs: number;
   services?: readonly string[];
-  checks?: Readonly<Record<string, string>>;
+  /** The current state of every check (sent with each registration). */
+  checkStates?: () => Readonly<Record<string, string>>;
+  /** Where each service stands (sent with each registration and heartbeat). */
+  roles?: () => readonly { service: string; state: string; epoch: number }[];
+  /** The version of the cluster-wide checks this member runs. */
+  checksVersion?: () => number;
+  /** The leader sent newer cluster-wide check definitions (a JSON array). */
+  onChecks?: (version: number, checksJson: string) => void;
+  /** An acknowledgement arrived: the services this member is master of, and its lease. */
+  onGrants?: (g: { masters: Map<string, number>; sentAt: number; leaseMs: number }) => void;
   logger: Logger;
   /** Clock and timer seam for tests. */
   random?: () => number;
@@ -39,7 +48,14 @@ export interface MemberLinkState {
 }
 
 interface Reply {
-  ack?: { seq: number; leader: string; leaderAddress: string };
+  ack?: {
+    seq: number;
+    leader: string;
+    leaderAddress: string;
+    masters?: { service: string; epoch: number }[];
+    leaseMs?: number;
+    checks?: { version: number; checksJson: string } | null;
+  };
   redirect?: { leader: string; leaderAddress: string };
 }
 
@@ -63,6 +79,8 @@ export class MemberAgent {
   private preferred: string | null = null;
   private backoffMs: number;
   private seq = 0;
+  /** When each unacknowledged report was sent (monotonic ms), by seq; 0 is the registration. */
+  private readonly sentAt = new Map<number, number>();
   readonly state: MemberLinkState = { connectedTo: null, leader: null, heartbeatsAcked: 0 };
 
   constructor(private readonly o: MemberAgentOptions) {
@@ -141,8 +159,20 @@ export class MemberAgent {
       if (r.ack) {
         this.backoffMs = this.minBackoff;
         this.state.connectedTo = addr;
-        this.state.leader = r.ack.leader || null;
+        this.state.leader = r.ack.leader || this.state.leader;
         this.state.heartbeatsAcked++;
+        const sentAt = this.sentAt.get(r.ack.seq);
+        // Older reports can no longer be acknowledged on this stream: forget them.
+        for (const k of this.sentAt.keys()) if (k <= r.ack.seq) this.sentAt.delete(k);
+        if (r.ack.checks && r.ack.checks.version > 0)
+          this.o.onChecks?.(r.ack.checks.version, r.ack.checks.checksJson);
+        if (sentAt !== undefined && (r.ack.leaseMs ?? 0) > 0) {
+          this.o.onGrants?.({
+            masters: new Map((r.ack.masters ?? []).map((m) => [m.service, m.epoch])),
+            sentAt,
+            leaseMs: r.ack.leaseMs ?? 0,
+          });
+        }
       }
     });
     stream.on("error", (e: grpc.ServiceError) => {
@@ -161,17 +191,39 @@ export class MemberAgent {
       this.preferred ??= addr;
       end("stream closed by the elector", true);
     });
+    this.sentAt.clear();
+    this.sentAt.set(0, performance.now());
     stream.write({
       register: {
         name: this.o.name,
         address: this.o.address,
         services: [...(this.o.services ?? [])],
-        checks: { ...(this.o.checks ?? {}) },
+        checks: { ...(this.o.checkStates?.() ?? {}) },
+        checksVersion: this.o.checksVersion?.() ?? 0,
+        roles: [...(this.o.roles?.() ?? [])],
       },
     });
-    this.timer = setInterval(() => {
-      stream.write({ heartbeat: { seq: ++this.seq } });
-    }, this.o.heartbeatMs);
+    this.timer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
+  }
+
+  /** Send a heartbeat now (also used to report a role change without waiting). */
+  heartbeat(): void {
+    const stream = this.stream;
+    if (!stream) return;
+    const seq = ++this.seq;
+    this.sentAt.set(seq, performance.now());
+    stream.write({
+      heartbeat: {
+        seq,
+        checksVersion: this.o.checksVersion?.() ?? 0,
+        roles: [...(this.o.roles?.() ?? [])],
+      },
+    });
+  }
+
+  /** Report a check that crossed its threshold (dropped when not connected: the next registration carries it). */
+  reportCheck(name: string, state: "passing" | "failing", detail: string): void {
+    this.stream?.write({ check: { name, state, detail } });
   }
 
   /**

@@ -10,6 +10,8 @@ import type { Logger } from "pino";
 import type { NodeId } from "../raft/index.ts";
 import type { ServiceHost } from "./grpc-peer-transport.ts";
 import { memberServiceDefinition } from "./member-agent.ts";
+import type { ClusterChecks } from "./cluster-checks-state.ts";
+import type { MasterKeeper } from "./master-keeper.ts";
 import type { MemberTracker } from "./member-tracker.ts";
 
 /** What the member service needs to know about the local elector. */
@@ -20,10 +22,34 @@ export interface LeaderInfo {
   onLeaderChange(listener: (leader: NodeId | null, term: number) => void): () => void;
 }
 
+interface Role {
+  service: string;
+  state: string;
+  epoch: number;
+}
+
 interface Report {
-  register?: { name: string; address: string; services: string[]; checks: Record<string, string> };
-  heartbeat?: { seq: number };
+  register?: {
+    name: string;
+    address: string;
+    services: string[];
+    checks: Record<string, string>;
+    checksVersion?: number;
+    roles?: Role[];
+  };
+  heartbeat?: { seq: number; checksVersion?: number; roles?: Role[] };
   leave?: object;
+  check?: { name: string; state: string; detail: string };
+}
+
+/** What the member service needs beyond the failure detector. */
+export interface MemberServiceExtras {
+  /** The leader's master bookkeeping (grants in acknowledgements, role reports). */
+  readonly keeper: MasterKeeper;
+  /** The committed cluster-wide checks. */
+  readonly clusterChecks: () => ClusterChecks;
+  /** `timing.master_lease`, sent in every acknowledgement. */
+  readonly leaseMs: number;
 }
 
 type Stream = grpc.ServerDuplexStream<Report, object>;
@@ -34,9 +60,9 @@ const MAX_NAME = 253;
 /** Serve MemberReports on `server`. Returns a function that ends every member stream. */
 export function registerMemberService(
   server: ServiceHost,
-  options: { node: LeaderInfo; tracker: MemberTracker; logger: Logger },
+  options: { node: LeaderInfo; tracker: MemberTracker; logger: Logger; extras?: MemberServiceExtras },
 ): () => void {
-  const { node, tracker, logger } = options;
+  const { node, tracker, logger, extras } = options;
   const streams = new Set<Stream>();
   const endAll = () => {
     for (const s of streams) s.end();
@@ -48,7 +74,30 @@ export function registerMemberService(
     let name: string | null = null;
     /** Registered on a follower that knows no leader: held open until a leader is known. */
     let held = false;
+    /** The cluster-checks version last sent on this stream. */
+    let checksSent = 0;
     streams.add(call);
+    /** An acknowledgement: grants built now (this moment fences promotions), checks if stale. */
+    const ack = (seq: number, memberVersion: number) => {
+      const current = extras?.clusterChecks();
+      const sendChecks =
+        current !== undefined && current.version > memberVersion && current.version > checksSent;
+      if (sendChecks) checksSent = current.version;
+      call.write({
+        ack: {
+          seq,
+          leader: node.id,
+          leaderAddress: seq === 0 ? (node.addressOf(node.id) ?? "") : "",
+          // A leader not yet active (its leader-elected entry not applied) says nothing about
+          // masters: lease 0 means "no word", not "you are master of nothing".
+          masters: name !== null && extras?.keeper.isActive ? extras.keeper.grantsFor(name) : [],
+          leaseMs: extras?.keeper.isActive ? extras.leaseMs : 0,
+          ...(sendChecks
+            ? { checks: { version: current.version, checksJson: JSON.stringify(current.checks) } }
+            : {}),
+        },
+      });
+    };
     const finish = (err?: { code: grpc.status; details: string }) => {
       streams.delete(call);
       if (err) call.destroy(Object.assign(new Error(err.details), err));
@@ -89,12 +138,19 @@ export function registerMemberService(
           services: reg.services ?? [],
           checks: reg.checks ?? {},
         });
-        call.write({ ack: { seq: 0, leader: node.id, leaderAddress: node.addressOf(node.id) ?? "" } });
+        extras?.keeper.report(name, reg.roles ?? []);
+        ack(0, reg.checksVersion ?? 0);
         return;
       }
       if (r.heartbeat) {
         tracker.heard(name);
-        call.write({ ack: { seq: r.heartbeat.seq, leader: node.id, leaderAddress: "" } });
+        extras?.keeper.report(name, r.heartbeat.roles ?? []);
+        ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
+      } else if (r.check) {
+        const { name: check, state, detail } = r.check;
+        if (check && (state === "passing" || state === "failing")) {
+          tracker.checkReported(name, check, state, detail ?? "");
+        }
       } else if (r.leave) {
         tracker.left(name);
         logger.info({ member: name }, "member left");

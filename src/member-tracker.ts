@@ -22,11 +22,14 @@ export type MemberStatus = "up" | "down" | "drained" | "left";
 export interface TrackedMember {
   readonly name: string;
   readonly status: MemberStatus;
+  /** Committed check states. */
+  readonly checks?: Readonly<Record<string, "passing" | "failing">>;
 }
 
 /** A membership event the tracker wants committed. */
 export interface MemberEventProposal {
-  readonly type: "member-joined" | "member-down" | "member-up" | "member-left";
+  readonly type:
+    "member-joined" | "member-down" | "member-up" | "member-left" | "check-failing" | "check-passing";
   readonly member: string;
   readonly details: JsonObject;
 }
@@ -99,6 +102,36 @@ export class MemberTracker {
   registered(reg: MemberRegistration): void {
     this.registrations.set(reg.name, reg);
     this.heard(reg.name);
+    // Check changes reported to an earlier leader may not have been committed: the states a
+    // member registers with are compared with the committed ones.
+    for (const [check, state] of Object.entries(reg.checks)) {
+      if (state === "passing" || state === "failing") this.checkReported(reg.name, check, state, "");
+    }
+  }
+
+  /** When this leader last heard from `name` (monotonic ms), if it has since taking over. */
+  lastSeenAt(name: string): number | undefined {
+    return this.lastSeen.get(name);
+  }
+
+  /**
+   * A member's check crossed its threshold. Committed as check-failing / check-passing when
+   * it differs from the committed state (a repeat, or a report about a member that has not
+   * joined yet, proposes nothing: member-joined carries the states it registered with).
+   */
+  checkReported(name: string, check: string, state: "passing" | "failing", detail: string): void {
+    if (!this.active) return;
+    const m = this.o.member(name);
+    if (m === undefined || m.status === "left") return;
+    if ((m.checks?.[check] ?? "passing") === state) return;
+    this.proposeOnce(
+      {
+        type: state === "failing" ? "check-failing" : "check-passing",
+        member: name,
+        details: { check, ...(detail ? { detail: detail.slice(0, 500) } : {}) },
+      },
+      `${name}\u0000check\u0000${check}`,
+    );
   }
 
   /** A member reported (registration or heartbeat). */
@@ -149,13 +182,14 @@ export class MemberTracker {
     }
   }
 
-  private proposeOnce(event: MemberEventProposal): void {
-    if (this.pending.has(event.member)) return;
-    this.pending.add(event.member);
+  /** Propose unless a proposal with the same key (by default, about the same member) is in flight. */
+  private proposeOnce(event: MemberEventProposal, key: string = event.member): void {
+    if (this.pending.has(key)) return;
+    this.pending.add(key);
     this.o.propose(event).then(
-      () => this.pending.delete(event.member),
+      () => this.pending.delete(key),
       (err: unknown) => {
-        this.pending.delete(event.member);
+        this.pending.delete(key);
         this.o.logger.warn(
           { err, event: event.type, member: event.member },
           "could not commit a member event",

@@ -77,6 +77,12 @@ interface Slot {
   readonly def: ServiceDefinition;
   state: RoleState;
   epoch: number;
+  /**
+   * The highest epoch this member has demoted from. A grant must carry a newer epoch to
+   * promote again: an acknowledgement still in flight when the demotion happened can never
+   * bring an old mastership back.
+   */
+  demoted: number;
 }
 
 /** The services of one member. */
@@ -97,7 +103,7 @@ export class ServiceManager {
   private stopped = false;
 
   constructor(private readonly o: ServiceManagerOptions) {
-    this.slots = o.services.map((def) => ({ def, state: "standby", epoch: 0 }));
+    this.slots = o.services.map((def) => ({ def, state: "standby", epoch: 0, demoted: 0 }));
     this.now = o.now ?? (() => performance.now());
   }
 
@@ -172,7 +178,8 @@ export class ServiceManager {
     const desired = new Map<string, number>();
     for (const [service, epoch] of g.masters) {
       const slot = this.slots.find((s) => s.def.name === service);
-      if (!slot || epoch < slot.epoch) continue; // not ours, or older than what we have seen
+      // Not ours, older than what we have seen, or one we have already demoted from.
+      if (!slot || epoch < slot.epoch || epoch <= slot.demoted) continue;
       desired.set(service, epoch);
     }
     this.desired = desired;
@@ -189,6 +196,7 @@ export class ServiceManager {
         "the lease watchdog demoted",
       );
       slot.state = "standby";
+      slot.demoted = Math.max(slot.demoted, d.epoch);
       this.o.onRoleChange?.();
     }
   }
@@ -278,6 +286,7 @@ export class ServiceManager {
         const untilLeaseEnd = this.leaseEndAt - this.now();
         const timeout = untilLeaseEnd > 0 ? Math.max(1, Math.min(budget, untilLeaseEnd)) : budget;
         await this.script(s, "demote", { CONCLAVE_EPOCH: String(s.epoch), CONCLAVE_REASON: why }, timeout);
+        s.demoted = s.epoch;
         s.state = "standby";
         this.o.onRoleChange?.();
       }
@@ -306,6 +315,7 @@ export class ServiceManager {
           demoteBudgetMs(this.leaseMs),
         );
         await this.script(s, "failed", { CONCLAVE_EPOCH: String(want) }, this.scriptTimeout);
+        s.demoted = want;
         s.state = "failed";
       }
       this.o.onRoleChange?.();

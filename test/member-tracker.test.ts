@@ -14,8 +14,15 @@ function setup(timeout = 1500) {
   const proposed: MemberEventProposal[] = [];
   let autoCommit = true;
   const held: (() => void)[] = [];
+  const checks = new Map<string, Record<string, "passing" | "failing">>();
   const commit = (e: MemberEventProposal) => {
-    const s: Record<MemberEventProposal["type"], MemberStatus> = {
+    if (e.type === "check-failing" || e.type === "check-passing") {
+      const c = checks.get(e.member) ?? {};
+      c[e.details.check as string] = e.type === "check-failing" ? "failing" : "passing";
+      checks.set(e.member, c);
+      return;
+    }
+    const s: Record<"member-joined" | "member-up" | "member-down" | "member-left", MemberStatus> = {
       "member-joined": "up",
       "member-up": "up",
       "member-down": "down",
@@ -27,7 +34,8 @@ function setup(timeout = 1500) {
     memberTimeoutMs: timeout,
     now: () => now,
     members: () => [...view].map(([name, status]) => ({ name, status })),
-    member: (name) => (view.has(name) ? { name, status: view.get(name)! } : undefined),
+    member: (name) =>
+      view.has(name) ? { name, status: view.get(name)!, checks: checks.get(name) ?? {} } : undefined,
     propose: (e) => {
       proposed.push(e);
       if (autoCommit) {
@@ -185,4 +193,42 @@ test("a member that registered before the new leader activated joins on its next
     [["member-joined", "web1"]],
   );
   t.is(s.view.get("web1"), "up");
+});
+
+test("a check change is proposed once when it differs from the committed state", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "passing" } });
+  await flush();
+  s.tracker.checkReported("web1", "nginx", "passing", "ok"); // same as committed: nothing
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused");
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused"); // a repeat
+  await flush();
+  s.tracker.checkReported("web1", "nginx", "passing", "200");
+  s.tracker.checkReported("ghost", "nginx", "failing", "never joined");
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => [e.type, e.member, e.details.check ?? null]),
+    [
+      ["member-joined", "web1", null],
+      ["check-failing", "web1", "nginx"],
+      ["check-passing", "web1", "nginx"],
+    ],
+  );
+});
+
+test("a registration whose check states differ from the committed ones proposes the difference", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  await flush();
+  s.tracker.checkReported("web1", "disk", "failing", "full");
+  await flush();
+  // The member restarted and reports the check passing on its new stream.
+  s.tracker.registered({ ...reg("web1"), checks: { disk: "passing" } });
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => e.type),
+    ["member-joined", "check-failing", "check-passing"],
+  );
 });
