@@ -54,6 +54,10 @@ export interface ControlServiceOptions {
   retryHandler: (eventId: number, handler: string) => string[];
   /** Ask the leader's master keeper for a switchover (throws SwitchoverError). */
   requestSwitchover: (service: string, member: string) => void;
+  /** A member's last reported role for a service (the leader's master keeper). */
+  reportedRole: (member: string, service: string) => { state: string; epoch: number } | undefined;
+  /** Members that may be master of a service now (the leader's master keeper). */
+  candidates: (service: string) => string[];
   /** How long promote and drain wait for master roles to move. */
   switchoverTimeoutMs: number;
 }
@@ -337,6 +341,13 @@ export class ControlService {
     }
   }
 
+  /** `member` is the committed master of `service` and reports its promote done. */
+  private active(service: string, member: string): boolean {
+    const rec = this.o.state.masters.get(service);
+    const role = this.o.reportedRole(member, service);
+    return rec?.master === member && role?.state === "master" && role.epoch >= rec.epoch;
+  }
+
   promote(req: { service: string; member: string }): Promise<{ epoch: number; previous: string }> {
     return this.onLeader(
       async () => {
@@ -350,9 +361,8 @@ export class ControlService {
             throw new ControlError(grpc.status.FAILED_PRECONDITION, e.message);
           throw e;
         }
-        await this.waitFor(
-          `${req.member} to become master of ${req.service}`,
-          () => masters.get(req.service)?.master === req.member,
+        await this.waitFor(`${req.member} to become master of ${req.service}`, () =>
+          this.active(req.service, req.member),
         );
         return { epoch: masters.get(req.service)!.epoch, previous: before ?? "" };
       },
@@ -369,9 +379,17 @@ export class ControlService {
         const moved = [...this.o.state.masters.mastersOf(req.member).keys()];
         if (!m.drained)
           await this.commitEvent({ type: "member-drained", member: req.member, service: null, details: {} });
+        // Moved means: the member is master of nothing, and each service it held has a new
+        // master (unless no other member can take it).
+        const masters = this.o.state.masters;
         await this.waitFor(
           `the master roles of ${req.member} (${moved.join(", ")}) to move`,
-          () => this.o.state.masters.mastersOf(req.member).size === 0,
+          () =>
+            masters.mastersOf(req.member).size === 0 &&
+            moved.every((s) => {
+              const now = masters.get(s)?.master ?? null;
+              return now !== null ? this.active(s, now) : this.o.candidates(s).length === 0;
+            }),
         );
         return { status: this.o.state.members.get(req.member)!.status, moved };
       },

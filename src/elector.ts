@@ -111,6 +111,8 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     // The runner is created below; requests only arrive once the node is serving.
     retryHandler: (eventId, handler) => runner.retry(eventId, handler),
     requestSwitchover: (service, member) => keeper.requestSwitchover(service, member),
+    candidates: (service) => keeper.candidates(service),
+    reportedRole: (member, service) => keeper.reported(member, service),
     switchoverTimeoutMs: Math.max(
       10_000,
       4 * config.timing.masterLeaseMs +

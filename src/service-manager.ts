@@ -101,6 +101,8 @@ export class ServiceManager {
   private again = false;
   private current: { run: HandlerRun; script: ServiceScript; service: string } | null = null;
   private stopped = false;
+  /** Set when stopping begins: grants are ignored from then on. */
+  private stopping = false;
 
   constructor(private readonly o: ServiceManagerOptions) {
     this.slots = o.services.map((def) => ({ def, state: "standby", epoch: 0, demoted: 0 }));
@@ -148,6 +150,7 @@ export class ServiceManager {
    * script in reverse priority order.
    */
   async stopAll(): Promise<void> {
+    this.stopping = true;
     this.desired = new Map();
     this.selfDemoteAt = Number.NEGATIVE_INFINITY;
     clearTimeout(this.timer);
@@ -167,7 +170,7 @@ export class ServiceManager {
    * acknowledgement) renews nothing and grants nothing.
    */
   grant(g: MasterGrants): void {
-    if (this.stopped) return;
+    if (this.stopping) return;
     const selfDemoteAt = g.sentAt + selfDemoteAfterMs(g.leaseMs);
     if (selfDemoteAt <= this.now()) return;
     if (selfDemoteAt > this.selfDemoteAt) {
@@ -298,7 +301,8 @@ export class ServiceManager {
     // Then promotes, in priority order, each only while the lease still runs.
     for (const s of this.slots) {
       const want = this.desired.get(s.def.name);
-      if (want === undefined || s.state !== "standby" || !this.leaseValid()) continue;
+      // `want > s.demoted`: a grant read before a demotion of this pass is not a new grant.
+      if (want === undefined || want <= s.demoted || s.state !== "standby" || !this.leaseValid()) continue;
       s.state = "promoting";
       s.epoch = want;
       this.o.onRoleChange?.();

@@ -42,11 +42,27 @@ export interface ProcessClusterOptions {
   snapshotEntries?: number;
   /** Member-only nodes (roles: [member]), started by startAll after the electors. */
   members?: readonly string[];
+  /**
+   * The host a member listens on, and so the address it advertises (`host:port`), by member
+   * name; 127.0.0.1 when absent. E.g. 127.0.0.11 to give members distinct loopback addresses.
+   */
+  memberHosts?: Readonly<Record<string, string>>;
   /** `timing.heartbeat` and `timing.member_timeout` (defaults: DESIGN.md's 250 ms and 1500 ms). */
   heartbeat?: string;
   memberTimeout?: string;
   /** YAML appended to every elector's config (e.g. a `handlers:` section). */
   electorExtra?: string;
+  /** YAML appended to one member's config (e.g. `services_dir:` or `checks:`), by name. */
+  memberExtra?: Record<string, string>;
+  /** `timing.master_lease` (default: DESIGN.md's 3s). */
+  masterLease?: string;
+  /**
+   * The host each node (elector or member) listens on, by name; 127.0.0.1 when absent (with
+   * `memberHosts` taking precedence for members). For clusters spread over network namespaces.
+   */
+  nodeHosts?: Readonly<Record<string, string>>;
+  /** A command prefix per node, e.g. `["ip", "netns", "exec", "ns1"]` to run it in a namespace. */
+  spawnPrefix?: Readonly<Record<string, readonly string[]>>;
   /** Mutual TLS: per node certificate files, and the CA (written as cluster.tls). */
   tls?: { ca: string; nodes: Record<string, { cert: string; key: string }> };
 }
@@ -68,9 +84,13 @@ export class ProcessCluster {
   /** Allocate ports and write configs for the founding electors. Nothing is started. */
   static async create(o: ProcessClusterOptions): Promise<ProcessCluster> {
     const c = new ProcessCluster(o);
-    for (const name of o.names) c.founders[name] = `127.0.0.1:${await freePort()}`;
+    for (const name of o.names)
+      c.founders[name] = `${o.nodeHosts?.[name] ?? "127.0.0.1"}:${await freePort()}`;
     for (const name of o.names) c.writeNode(name, c.founders[name]!, false);
-    for (const name of o.members ?? []) c.writeNode(name, `127.0.0.1:${await freePort()}`, false, ["member"]);
+    for (const name of o.members ?? []) {
+      const host = o.memberHosts?.[name] ?? o.nodeHosts?.[name] ?? "127.0.0.1";
+      c.writeNode(name, `${host}:${await freePort()}`, false, ["member"]);
+    }
     return c;
   }
 
@@ -108,7 +128,9 @@ export class ProcessCluster {
         `  heartbeat: ${this.o.heartbeat ?? "250ms"}`,
         `  member_timeout: ${this.o.memberTimeout ?? "1500ms"}`,
         `  election_timeout: ${this.o.electionTimeout ?? "1000ms"}`,
+        ...(this.o.masterLease ? [`  master_lease: ${this.o.masterLease}`] : []),
         ...(roles.includes("elector") && this.o.electorExtra ? [this.o.electorExtra] : []),
+        ...(roles.includes("member") && this.o.memberExtra?.[name] ? [this.o.memberExtra[name]] : []),
         "",
       ].join("\n"),
     );
@@ -121,6 +143,13 @@ export class ProcessCluster {
   setElectorExtra(yaml: string): void {
     this.o.electorExtra = yaml;
     for (const name of this.o.names) this.writeNode(name, this.founders[name]!, false);
+  }
+
+  /** Set YAML appended to one member's config and rewrite it (before it starts). */
+  setMemberExtra(name: string, yaml: string): void {
+    this.o.memberExtra = { ...this.o.memberExtra, [name]: yaml };
+    const node = this.nodes.get(name)!;
+    this.writeNode(name, node.addr, false, ["member"]);
   }
 
   /** Write the config of a new elector that joins the running cluster later. */
@@ -141,7 +170,9 @@ export class ProcessCluster {
   /** Start a node's agent process (its data dir is kept across restarts). */
   start(name: string): ProcNode {
     const node = this.nodes.get(name)!;
-    const { cmd, argv } = this.command(["agent", "--config", node.configFile]);
+    const { cmd: bin, argv: args } = this.command(["agent", "--config", node.configFile]);
+    const prefix = this.o.spawnPrefix?.[name] ?? [];
+    const [cmd, argv] = prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), bin, ...args]] : [bin, args];
     const proc = spawn(cmd, argv, {
       cwd: ROOT,
       env: {
