@@ -4,7 +4,6 @@
  * TLS refusing outsiders, a corrupt data dir refusing to start, and garbage on the gRPC
  * port leaving the node serving.
  */
-import { execFile } from "node:child_process";
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,27 +12,7 @@ import test from "ava";
 import { ClassicLevel } from "classic-level";
 import { makeCa, makeNodeCert, opensslAvailable } from "./fixtures/make-test-certs.ts";
 import { freePort, ProcessCluster } from "./support/process-cluster.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run `conclave ARGS` from the sources. */
-function conclave(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import=tsx", "src/main.ts", ...args],
-      { env: { ...process.env, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { conclave } from "./support/run-conclave.ts";
 
 let cluster: ProcessCluster;
 let addr: string;
