@@ -72,6 +72,10 @@ export function memberServiceDefinition(): grpc.ServiceDefinition {
 export class MemberAgent {
   private stopped = false;
   private stream: Duplex | null = null;
+  /** When the current stream started or last brought an acknowledgement (monotonic ms). */
+  private lastAckAt = 0;
+  /** Ends the current stream as failed (set per stream). */
+  private abandon: ((why: string) => void) | null = null;
   private client: grpc.Client | null = null;
   private timer: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -95,6 +99,15 @@ export class MemberAgent {
    */
   private get maxBackoff(): number {
     return Math.max(100, this.o.heartbeatMs);
+  }
+
+  /**
+   * Silence after which a stream is abandoned: four heartbeats, at least one second. Short
+   * enough that a member reaches a new leader within the grace period that leader gives it
+   * (`member_timeout` from when it takes over).
+   */
+  private get ackTimeoutMs(): number {
+    return Math.max(1000, 4 * this.o.heartbeatMs);
   }
 
   private get minBackoff(): number {
@@ -157,6 +170,7 @@ export class MemberAgent {
         return;
       }
       if (r.ack) {
+        this.lastAckAt = performance.now();
         this.backoffMs = this.minBackoff;
         this.state.connectedTo = addr;
         this.state.leader = r.ack.leader || this.state.leader;
@@ -203,6 +217,8 @@ export class MemberAgent {
         roles: [...(this.o.roles?.() ?? [])],
       },
     });
+    this.lastAckAt = performance.now();
+    this.abandon = (why) => end(why, false);
     this.timer = setInterval(() => this.heartbeat(), this.o.heartbeatMs);
   }
 
@@ -210,6 +226,13 @@ export class MemberAgent {
   heartbeat(): void {
     const stream = this.stream;
     if (!stream) return;
+    // A stream to an elector that vanished without a reset (cut off, powered down) stays
+    // open for minutes as far as TCP knows: no acknowledgement for a while means move on.
+    const silentMs = performance.now() - this.lastAckAt;
+    if (silentMs > this.ackTimeoutMs) {
+      this.abandon?.(`no acknowledgement for ${Math.round(silentMs)} ms`);
+      return;
+    }
     const seq = ++this.seq;
     this.sentAt.set(seq, performance.now());
     stream.write({
