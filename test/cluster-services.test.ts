@@ -4,6 +4,7 @@
  * demotes, and the next master is promoted only afterwards, proven from the scripts' own
  * monotonic timestamps); a planned switchover and a drain with no moment of two masters.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import type { ControlApi } from "../src/control-types.ts";
@@ -200,4 +201,61 @@ test.serial("a planned switchover and a drain never have two masters", async (t)
   t.is(await masterOf(api, "db"), first);
   const types = (await eventsAfter(api)).map((e) => e.type);
   t.true(types.includes("member-drained") && types.includes("member-undrained"));
+});
+
+test.serial("a master whose status check fails runs `failed`, is demoted, and the role moves", async (t) => {
+  const c = await ProcessCluster.create({
+    names: ["e1", "e2", "e3"],
+    members: ["m1", "m2"],
+    logLevel: "warn",
+    ...TIMING,
+  });
+  t.teardown(() => c.destroy());
+  const log = join(c.dir, "scripts.log");
+  const broken = join(c.dir, "broken");
+  for (const m of ["m1", "m2"]) {
+    const dir = join(c.dir, m, "services");
+    writeService({
+      member: m,
+      service: "db",
+      servicesDir: dir,
+      log,
+      scripts: ["start", "stop", "promote", "demote", "status", "failed"],
+      // Only the member named in the flag file is broken.
+      status: `! grep -qx ${m} ${broken} 2>/dev/null`,
+    });
+    c.setMemberExtra(m, `services_dir: ${dir}`);
+  }
+  c.startAll();
+  const leader = await c.waitForLeader();
+  const api = c.client(leader, 10_000);
+  t.teardown(() => api.close());
+  const first = await until("a master", () => masterOf(api, "db"));
+  await until("promote done", async () =>
+    readRecords(log).some((r) => r.script === "promote" && r.phase === "end") ? true : undefined,
+  );
+  writeFileSync(broken, `${first}\n`);
+  const second = await until(
+    "a new master",
+    async () => {
+      const m = await masterOf(api, "db");
+      return m !== undefined && m !== first ? m : undefined;
+    },
+    30_000,
+  );
+  const events = await eventsAfter(api);
+  const failing = events.find((e) => e.type === "check-failing" && e.details.check === "service:db");
+  t.is(failing?.member, first);
+  const demoted = events.find((e) => e.type === "master-demoted");
+  t.is(demoted?.details.reason, "the service's status check is failing");
+  t.is((await api.members()).members.find((m) => m.name === first)!.services.db!.state, "failing");
+  await until("failed ran", async () =>
+    readRecords(log).some((r) => r.member === first && r.script === "failed") ? true : undefined,
+  );
+  await until("new promote done", async () =>
+    readRecords(log).some((r) => r.member === second && r.script === "promote" && r.phase === "end")
+      ? true
+      : undefined,
+  );
+  t.deepEqual(overlaps(masterSpans(readRecords(log), "db")), []);
 });
