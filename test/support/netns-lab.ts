@@ -66,6 +66,11 @@ export class NetnsLab {
     }
   }
 
+  /** The namespace `node` runs in. */
+  namespaceOf(node: string): string {
+    return this.prefixes[node]![3]!;
+  }
+
   /** Cut `node` off from every other node and from the test. */
   cut(node: string): void {
     ip(["link", "set", this.ports.get(node)!, "down"]);
