@@ -309,6 +309,20 @@ export class ServiceManager {
       const ok = await this.script(s, "promote", { CONCLAVE_EPOCH: String(want) }, this.scriptTimeout);
       if (ok) {
         s.state = "master";
+      } else if (!this.leaseValid()) {
+        // Killed because the lease ran out (expire()): a demotion, not a failure of the
+        // service, so no `failed` and no "failed" state (which would keep it from being
+        // chosen again until its status check changes).
+        const untilLeaseEnd = this.leaseEndAt - this.now();
+        const budget = demoteBudgetMs(this.leaseMs);
+        await this.script(
+          s,
+          "demote",
+          { CONCLAVE_EPOCH: String(want), CONCLAVE_REASON: "lease expired" },
+          untilLeaseEnd > 0 ? Math.max(1, Math.min(budget, untilLeaseEnd)) : budget,
+        );
+        s.demoted = want;
+        s.state = "standby";
       } else {
         // A promote that failed leaves the service in an unknown state: clean up with demote,
         // run `failed`, and report it failed so the leader picks another member.

@@ -50,7 +50,14 @@ export function readServicesDir(dir: string): ServiceDefinition[] {
   const out: ServiceDefinition[] = [];
   for (const name of names) {
     const sdir = join(dir, name);
-    if (!statSync(sdir).isDirectory()) continue;
+    let isDir: boolean;
+    try {
+      isDir = statSync(sdir).isDirectory();
+    } catch (e) {
+      // A symbolic link to nothing: say which, as for any other problem here.
+      throw new ServicesDirError(`${sdir}: ${(e as Error).message}`);
+    }
+    if (!isDir) continue;
     if (!NAME_RE.test(name)) {
       throw new ServicesDirError(
         `${sdir}: a service name must be letters, digits, '.', '_' or '-' (at most 63), got ${JSON.stringify(name)}`,
