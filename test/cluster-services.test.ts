@@ -154,6 +154,11 @@ test.serial("a planned switchover and a drain never have two masters", async (t)
   t.teardown(() => api.close());
   const first = await until("a master", () => masterOf(api, "db"));
   const other = first === "m1" ? "m2" : "m1";
+  await until("first promote done", async () =>
+    readRecords(log).some((x) => x.member === first && x.script === "promote" && x.phase === "end")
+      ? true
+      : undefined,
+  );
   await until("both members up", async () =>
     (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
   );
