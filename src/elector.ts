@@ -14,7 +14,7 @@ import { ElectorNode } from "./elector-node.ts";
 import { GrpcPeerTransport, registerRaftPeerService } from "./grpc-peer-transport.ts";
 import { createGrpcServer, type GrpcServer } from "./grpc-server.ts";
 import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "./log-store-level.ts";
-import { canonicalJson, type JsonValue } from "./event-log.ts";
+import { canonicalJson, type EventFields, type JsonValue } from "./event-log.ts";
 import { HandlerRunner } from "./handler-runner.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MasterKeeper } from "./master-keeper.ts";
@@ -135,24 +135,21 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   });
   registerControlService(server, control, logger);
 
+  /** Commit one event decided on this node (stamped with this node's wall clock). */
+  const proposeEvent = async (e: Omit<EventFields, "time">): Promise<void> => {
+    await node.propose({
+      type: "event",
+      event: { time: new Date().toISOString(), ...e, details: { ...e.details } },
+    });
+  };
+
   // Failure detection runs on the leader only; a new leader gives members a full grace period.
   const tracker = new MemberTracker({
     memberTimeoutMs: config.timing.memberTimeoutMs,
     now: () => performance.now(),
     members: () => state.members.list(),
     member: (name) => state.members.get(name),
-    propose: async (e) => {
-      await node.propose({
-        type: "event",
-        event: {
-          time: new Date().toISOString(),
-          type: e.type,
-          member: e.member,
-          service: null,
-          details: { ...e.details },
-        },
-      });
-    },
+    propose: (e) => proposeEvent({ ...e, service: null }),
     logger,
   });
   const keeper = new MasterKeeper({
@@ -163,18 +160,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     masters: state.masters,
     members: state.members,
     lastSeen: (name) => tracker.lastSeenAt(name),
-    propose: async (e) => {
-      await node.propose({
-        type: "event",
-        event: {
-          time: new Date().toISOString(),
-          type: e.type,
-          member: e.member,
-          service: e.service,
-          details: { ...e.details },
-        },
-      });
-    },
+    propose: (e) => proposeEvent(e),
     logger,
   });
   const runner = new HandlerRunner({
@@ -219,18 +205,12 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       return;
     }
     // "leader-elected: a new leader committed its first entry" — recorded in the log itself.
-    node
-      .propose({
-        type: "event",
-        event: {
-          time: new Date().toISOString(),
-          type: "leader-elected",
-          member: null,
-          service: null,
-          details: { leader: config.name },
-        },
-      })
-      .catch((err: unknown) => logger.debug({ err }, "could not record leader-elected"));
+    proposeEvent({
+      type: "leader-elected",
+      member: null,
+      service: null,
+      details: { leader: config.name },
+    }).catch((err: unknown) => logger.debug({ err }, "could not record leader-elected"));
   });
   const checkTimer = setInterval(
     () => {

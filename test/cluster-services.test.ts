@@ -6,23 +6,25 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import type { ControlApi } from "../src/control-types.ts";
 import { eventsAfter, until } from "./support/cluster-wait.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
-import { masterSpans, overlaps, readRecords, writeService } from "./support/service-fixtures.ts";
-
-/** Fast timing: lease 1.5 s (self-demote at 1 s of silence, 0.5 s for demote). */
-const TIMING = {
-  raftHeartbeat: "50ms",
-  electionTimeout: "500ms",
-  heartbeat: "100ms",
-  memberTimeout: "600ms",
-  masterLease: "1500ms",
-} as const;
+import {
+  FAST_MASTER_TIMING,
+  masterSpans,
+  overlaps,
+  readRecords,
+  writeService,
+} from "./support/service-fixtures.ts";
 
 async function servicesCluster(members: string[], services: { name: string; priority?: number }[]) {
-  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members, logLevel: "warn", ...TIMING });
+  const c = await ProcessCluster.create({
+    names: ["e1", "e2", "e3"],
+    members,
+    logLevel: "warn",
+    ...FAST_MASTER_TIMING,
+  });
   const log = join(c.dir, "scripts.log");
   for (const m of members) {
     const dir = join(c.dir, m, "services");
@@ -43,6 +45,26 @@ async function servicesCluster(members: string[], services: { name: string; prio
 async function masterOf(api: ControlApi, service: string): Promise<string | undefined> {
   const { members } = await api.members();
   return members.find((m) => m.services[service]?.master)?.name;
+}
+
+/** Start the cluster; resolve once a master of `service` has finished its promote. */
+async function startWithMaster(
+  t: ExecutionContext,
+  c: ProcessCluster,
+  log: string,
+  service = "db",
+): Promise<{ api: ControlApi; first: string }> {
+  c.startAll();
+  const leader = await c.waitForLeader();
+  const api = c.client(leader, 10_000);
+  t.teardown(() => api.close());
+  const first = await until("a master", () => masterOf(api, service));
+  await until("its promote done", async () =>
+    readRecords(log).some((r) => r.member === first && r.script === "promote" && r.phase === "end")
+      ? true
+      : undefined,
+  );
+  return { api, first };
 }
 
 test.serial("services start, promote, demote and stop in priority order", async (t) => {
@@ -93,14 +115,7 @@ for (const how of ["kill -9", "SIGSTOP"] as const) {
     async (t) => {
       const { c, log } = await servicesCluster(["m1", "m2"], [{ name: "db" }]);
       t.teardown(() => c.destroy());
-      c.startAll();
-      const leader = await c.waitForLeader();
-      const api = c.client(leader, 10_000);
-      t.teardown(() => api.close());
-      const first = await until("a master", () => masterOf(api, "db"));
-      await until("promote done", async () =>
-        readRecords(log).some((r) => r.script === "promote" && r.phase === "end") ? true : undefined,
-      );
+      const { api, first } = await startWithMaster(t, c, log);
       const before = (await eventsAfter(api)).at(-1)!.id;
       const proc = c.nodes.get(first)!.proc!;
       const t0 = performance.now();
@@ -148,17 +163,8 @@ for (const how of ["kill -9", "SIGSTOP"] as const) {
 test.serial("a planned switchover and a drain never have two masters", async (t) => {
   const { c, log } = await servicesCluster(["m1", "m2"], [{ name: "db" }]);
   t.teardown(() => c.destroy());
-  c.startAll();
-  const leader = await c.waitForLeader();
-  const api = c.client(leader, 10_000);
-  t.teardown(() => api.close());
-  const first = await until("a master", () => masterOf(api, "db"));
+  const { api, first } = await startWithMaster(t, c, log);
   const other = first === "m1" ? "m2" : "m1";
-  await until("first promote done", async () =>
-    readRecords(log).some((x) => x.member === first && x.script === "promote" && x.phase === "end")
-      ? true
-      : undefined,
-  );
   await until("both members up", async () =>
     (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
   );
@@ -213,7 +219,7 @@ test.serial("a master whose status check fails runs `failed`, is demoted, and th
     names: ["e1", "e2", "e3"],
     members: ["m1", "m2"],
     logLevel: "warn",
-    ...TIMING,
+    ...FAST_MASTER_TIMING,
   });
   t.teardown(() => c.destroy());
   const log = join(c.dir, "scripts.log");
@@ -231,14 +237,7 @@ test.serial("a master whose status check fails runs `failed`, is demoted, and th
     });
     c.setMemberExtra(m, `services_dir: ${dir}`);
   }
-  c.startAll();
-  const leader = await c.waitForLeader();
-  const api = c.client(leader, 10_000);
-  t.teardown(() => api.close());
-  const first = await until("a master", () => masterOf(api, "db"));
-  await until("promote done", async () =>
-    readRecords(log).some((r) => r.script === "promote" && r.phase === "end") ? true : undefined,
-  );
+  const { api, first } = await startWithMaster(t, c, log);
   writeFileSync(broken, `${first}\n`);
   const second = await until(
     "a new master",

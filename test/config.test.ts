@@ -518,22 +518,22 @@ test("parseChecks accepts a list or a mapping with checks:, every type", (t) => 
   t.like(script, { run: { kind: "shell", command: "/usr/local/bin/check" }, intervalMs: 60_000 });
 });
 
-test("parseChecks reports errors with checks[i] keys in both forms", (t) => {
+test("parseChecks reports errors with checks[i] (NAME) keys in both forms", (t) => {
   const dup = t.throws(
     () => parseChecks([...CHECKS, { name: "web", type: "tcp", address: "a:1" }], "c.yaml"),
     {
       instanceOf: ConfigError,
     },
   )!;
-  t.is(dup.message, 'c.yaml: checks[6].name: duplicate check name "web" (also checks[3])');
+  t.is(dup.message, 'c.yaml: checks[6] (web).name: duplicate check name "web" (also checks[3])');
   const bare = t.throws(() => parseChecks([{ name: "x", type: "tcp", address: "nope" }], "c.yaml"), {
     instanceOf: ConfigError,
   })!;
-  t.is(bare.key, "checks[0].address");
+  t.is(bare.key, "checks[0] (x).address");
   const wrapped = t.throws(() => parseChecks({ checks: [{ name: "x", type: "command" }] }, "c.yaml"), {
     instanceOf: ConfigError,
   })!;
-  t.is(wrapped.key, "checks[0].run");
+  t.is(wrapped.key, "checks[0] (x).run");
   const extra = t.throws(() => parseChecks({ checks: [], handlers: [] }, "c.yaml"), {
     instanceOf: ConfigError,
   })!;

@@ -14,7 +14,13 @@ import type { ControlApi } from "../src/control-types.ts";
 import { eventsAfter, until } from "./support/cluster-wait.ts";
 import { NetnsLab, netnsUnavailable } from "./support/netns-lab.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
-import { masterSpans, overlaps, readRecords, writeService } from "./support/service-fixtures.ts";
+import {
+  FAST_MASTER_TIMING,
+  masterSpans,
+  overlaps,
+  readRecords,
+  writeService,
+} from "./support/service-fixtures.ts";
 
 const why = netnsUnavailable();
 if (why !== null) console.log(`split-brain-netns: skipped: ${why}`);
@@ -35,11 +41,7 @@ maybe(
       names: electors,
       members,
       logLevel: "warn",
-      raftHeartbeat: "50ms",
-      electionTimeout: "500ms",
-      heartbeat: "100ms",
-      memberTimeout: "600ms",
-      masterLease: "1500ms",
+      ...FAST_MASTER_TIMING,
       nodeHosts: lab.hosts,
       spawnPrefix: lab.prefixes,
     });

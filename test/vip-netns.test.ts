@@ -15,6 +15,7 @@ import type { ControlApi } from "../src/control-types.ts";
 import { until } from "./support/cluster-wait.ts";
 import { NetnsLab, netnsUnavailable } from "./support/netns-lab.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
+import { FAST_MASTER_TIMING } from "./support/service-fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const why = netnsUnavailable();
@@ -39,10 +40,7 @@ maybe(
       names: ["e1", "e2", "e3"],
       members,
       logLevel: "warn",
-      raftHeartbeat: "50ms",
-      electionTimeout: "500ms",
-      heartbeat: "100ms",
-      memberTimeout: "600ms",
+      ...FAST_MASTER_TIMING,
       masterLease: "3s",
       nodeHosts: lab.hosts,
       spawnPrefix: lab.prefixes,

@@ -9,6 +9,18 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/**
+ * Fast cluster timing for master tests (ProcessCluster options): a 1.5 s lease, so a master
+ * demotes itself after 1 s of silence and has 0.5 s for `demote`.
+ */
+export const FAST_MASTER_TIMING = {
+  raftHeartbeat: "50ms",
+  electionTimeout: "500ms",
+  heartbeat: "100ms",
+  memberTimeout: "600ms",
+  masterLease: "1500ms",
+} as const;
+
 let stampCommand: string | null = null;
 
 /**
