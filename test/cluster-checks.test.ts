@@ -5,7 +5,8 @@
  * naming the check and the field, and nothing is applied; `conclave checks test` runs a file
  * once, locally, with no actions, prints a table and exits 1 when a check fails.
  */
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { eventsAfter, until } from "./support/cluster-wait.ts";
@@ -99,14 +100,12 @@ test.serial(
 );
 
 test("checks test runs a file once, locally, with no actions, and exits 1 when a check fails", async (t) => {
-  const dir = join(process.cwd(), "node_modules", ".cache");
-  const here = join(dir, `checks-test-${process.pid}`);
+  // A fresh folder of its own: a clean clone has no node_modules/.cache, and nothing is shared.
+  const dir = mkdtempSync(join(tmpdir(), "conclave-checks-test-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const here = join(dir, "checks");
   const actionMark = `${here}.action-ran`;
   writeFileSync(`${here}.present`, "hello world\n");
-  t.teardown(() => {
-    for (const f of [`${here}.present`, actionMark, `${here}.yaml`, `${here}.ok.yaml`])
-      rmSync(f, { force: true });
-  });
   writeFileSync(
     `${here}.yaml`,
     [

@@ -4,15 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import test from "ava";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive } from "./support/poll.ts";
 
 test("conclave dev: kill -9 a member, the demo handler runs once; Ctrl-C stops every child", async (t) => {
   const dev = spawn(process.execPath, ["--import=tsx", "src/main.ts", "dev"], {

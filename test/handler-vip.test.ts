@@ -253,7 +253,10 @@ test("fake ip: ip failing exits 1 with its message; a missing interface is exit 
     addrShow: "",
     addFails: "RTNETLINK answers: Operation not permitted",
   });
-  const r = await vip(["up", "--address", "10.0.0.100/24", "--interface", "eth0"], { VIP_IP: failing.ip });
+  const r = await vip(["up", "--address", "10.0.0.100/24", "--interface", "eth0"], {
+    VIP_IP: failing.ip,
+    VIP_ARPING: failing.arping,
+  });
   t.is(r.code, 1);
   t.is(
     r.stderr,
@@ -290,6 +293,7 @@ function ip(...args: string[]): string {
 /** Why the namespace tests cannot run here, or null when they can. */
 function netnsUnavailable(): string | null {
   if (process.getuid?.() !== 0) return "not root";
+  if (spawnSync("arping", ["-V"]).error) return "no arping in PATH (Debian: iputils-arping)";
   const probe = `cvip-probe-${suffix}`;
   try {
     ip("netns", "add", probe);

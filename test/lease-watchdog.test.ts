@@ -10,6 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LeaseWatchdog, type WatchdogDemotion, watchdogScriptPath } from "../src/lease-watchdog.ts";
+import { alive, waitFor } from "./support/poll.ts";
 
 /** A services_dir whose `demote` scripts log `SERVICE begin|end EPOCH REASON`. */
 function servicesDir(
@@ -41,26 +42,6 @@ function servicesDir(
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(t: ExecutionContext, what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      t.fail(`timed out waiting for ${what}`);
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(10);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function watchdog(t: ExecutionContext, dir: string) {
   const demoted: WatchdogDemotion[] = [];

@@ -21,6 +21,7 @@ import type { LeaseGuard } from "../src/lease-watchdog.ts";
 import { demoteBudgetMs, selfDemoteAfterMs, watchdogSlackMs } from "../src/master-lease.ts";
 import { type MasterGrants, ServiceManager } from "../src/service-manager.ts";
 import { readServicesDir } from "../src/services-dir.ts";
+import { waitFor } from "./support/poll.ts";
 
 interface ServiceSpec {
   name: string;
@@ -117,18 +118,6 @@ function setup(t: ExecutionContext, specs: ServiceSpec[]) {
     },
     idles: () => calls.filter((c) => c.kind === "idle").length,
   };
-}
-
-/** Poll until `cond` holds (scripts run in real time); fails the test after 5 s. */
-async function waitFor(t: ExecutionContext, what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      t.fail(`timed out waiting for ${what}`);
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const states = (m: ServiceManager) => m.roles().map((r) => `${r.service}:${r.state}:${r.epoch}`);

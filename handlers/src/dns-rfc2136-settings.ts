@@ -4,9 +4,9 @@
  * a bad setting is always exit 2 with one line naming it.
  */
 import { isIP } from "node:net";
-import { parseArgs } from "node:util";
 import { DurationError, parseDuration } from "../../src/duration.ts";
 import { canonicalName, isValidName } from "./dns-wire.ts";
+import { parseHandlerSettings } from "./handler-settings.ts";
 
 /** The label under the managed name whose TXT record holds the fence. */
 export const FENCE_LABEL = "_conclave-fence";
@@ -127,28 +127,14 @@ export function qualifyName(name: string, zone: string): string {
  * @throws SettingsError for an unknown flag, a missing or malformed setting.
  */
 export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): DnsSettings | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(Object.keys(SETTINGS).map((k) => [k, { type: "string" as const }]));
-    values = parseArgs({
-      args: [...argv],
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new SettingsError((e as Error).message.split("\n")[0]!, true);
-  }
-  if (values.help) return "help";
-  const get = (s: Setting): string | undefined => {
-    const v = (values[s] as string | undefined) ?? env[SETTINGS[s]];
-    return v === undefined || v.trim() === "" ? undefined : v.trim();
-  };
-  const need = (s: Setting): string => {
-    const v = get(s);
-    if (v === undefined) throw new SettingsError(`${label(s)} is required`, true);
-    return v;
-  };
+  const parsed = parseHandlerSettings({
+    argv,
+    env,
+    settings: SETTINGS,
+    error: (message, usage) => new SettingsError(message, usage),
+  });
+  if (parsed === "help") return "help";
+  const { get, need } = parsed;
 
   const server = need("server");
   if (!isIP(server) && !isValidName(server)) {

@@ -60,20 +60,30 @@ function describe(e: unknown): string {
 
 const idOf = (b: Uint8Array) => (b.length >= 2 ? (b[0]! << 8) | b[1]! : -1);
 
-function overUdp(server: DnsServer, address: string, family: 4 | 6, wire: Uint8Array, o: ExchangeOptions) {
+/** Settles an exchange's promise: with `answer` when `err` is null. */
+type Finish = (err: Error | null, answer?: Buffer) => void;
+
+/**
+ * One exchange over one socket, as a promise settled once: by `finish`, called from the
+ * socket's handlers that `start` attaches, or with a {@link DnsTransportError} when the socket
+ * reports an error or no answer came within the timeout. On settling, the deadline is cleared
+ * and `close` releases the socket (and anything of the transport's own).
+ */
+function settleOnce(
+  server: DnsServer,
+  transport: "UDP" | "TCP",
+  o: ExchangeOptions,
+  sock: { on(event: "error", listener: (e: Error) => void): unknown },
+  close: () => void,
+  start: (finish: Finish, isDone: () => boolean) => void,
+): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const sock = createSocket(family === 6 ? "udp6" : "udp4");
-    const id = idOf(wire);
-    // Resend a lost datagram: three sends spread over the timeout (at most one per second).
-    const every = Math.min(1000, Math.max(100, Math.floor(o.timeoutMs / 3)));
-    let resend: NodeJS.Timeout | undefined;
     let done = false;
-    const finish = (err: Error | null, answer?: Buffer) => {
+    const finish: Finish = (err, answer) => {
       if (done) return;
       done = true;
       clearTimeout(deadline);
-      clearInterval(resend);
-      sock.close();
+      close();
       if (err) reject(err);
       else resolve(answer!);
     };
@@ -81,21 +91,40 @@ function overUdp(server: DnsServer, address: string, family: 4 | 6, wire: Uint8A
       () =>
         finish(
           new DnsTransportError(
-            `no answer from DNS server ${serverText(server)} within ${o.timeoutMs} ms (UDP)`,
+            `no answer from DNS server ${serverText(server)} within ${o.timeoutMs} ms (${transport})`,
           ),
         ),
       o.timeoutMs,
     );
     sock.on("error", (e) =>
-      finish(new DnsTransportError(`cannot reach DNS server ${serverText(server)} over UDP: ${describe(e)}`)),
+      finish(
+        new DnsTransportError(
+          `cannot reach DNS server ${serverText(server)} over ${transport}: ${describe(e)}`,
+        ),
+      ),
     );
+    start(finish, () => done);
+  });
+}
+
+function overUdp(server: DnsServer, address: string, family: 4 | 6, wire: Uint8Array, o: ExchangeOptions) {
+  const sock = createSocket(family === 6 ? "udp6" : "udp4");
+  const id = idOf(wire);
+  // Resend a lost datagram: three sends spread over the timeout (at most one per second).
+  const every = Math.min(1000, Math.max(100, Math.floor(o.timeoutMs / 3)));
+  let resend: NodeJS.Timeout | undefined;
+  const close = () => {
+    clearInterval(resend);
+    sock.close();
+  };
+  return settleOnce(server, "UDP", o, sock, close, (finish, isDone) => {
     sock.on("message", (msg) => {
       if (idOf(msg) === id) finish(null, msg);
     });
     // A connected socket gets ICMP "port unreachable" reported as ECONNREFUSED.
     sock.connect(server.port, address, () => {
       const send = () => {
-        if (!done) sock.send(wire, (e) => e && sock.emit("error", e));
+        if (!isDone()) sock.send(wire, (e) => e && sock.emit("error", e));
       };
       send();
       resend = setInterval(send, every);
@@ -104,50 +133,38 @@ function overUdp(server: DnsServer, address: string, family: 4 | 6, wire: Uint8A
 }
 
 function overTcp(server: DnsServer, address: string, wire: Uint8Array, o: ExchangeOptions) {
-  return new Promise<Buffer>((resolve, reject) => {
-    const sock = new Socket();
-    let got = Buffer.alloc(0);
-    let done = false;
-    const finish = (err: Error | null, answer?: Buffer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(deadline);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(answer!);
-    };
-    const deadline = setTimeout(
-      () =>
+  const sock = new Socket();
+  let got = Buffer.alloc(0);
+  return settleOnce(
+    server,
+    "TCP",
+    o,
+    sock,
+    () => sock.destroy(),
+    (finish) => {
+      sock.on("close", () =>
         finish(
           new DnsTransportError(
-            `no answer from DNS server ${serverText(server)} within ${o.timeoutMs} ms (TCP)`,
+            `DNS server ${serverText(server)} closed the TCP connection without an answer`,
           ),
         ),
-      o.timeoutMs,
-    );
-    sock.on("error", (e) =>
-      finish(new DnsTransportError(`cannot reach DNS server ${serverText(server)} over TCP: ${describe(e)}`)),
-    );
-    sock.on("close", () =>
-      finish(
-        new DnsTransportError(`DNS server ${serverText(server)} closed the TCP connection without an answer`),
-      ),
-    );
-    sock.on("data", (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      // Each message is preceded by its length; skip any whose id is not ours.
-      while (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
-        const msg = got.subarray(2, 2 + got.readUInt16BE(0));
-        got = got.subarray(2 + msg.length);
-        if (idOf(msg) === idOf(wire)) return finish(null, Buffer.from(msg));
-      }
-    });
-    sock.connect(server.port, address, () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(wire.length);
-      sock.write(Buffer.concat([len, wire]));
-    });
-  });
+      );
+      sock.on("data", (d: Buffer) => {
+        got = Buffer.concat([got, d]);
+        // Each message is preceded by its length; skip any whose id is not ours.
+        while (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+          const msg = got.subarray(2, 2 + got.readUInt16BE(0));
+          got = got.subarray(2 + msg.length);
+          if (idOf(msg) === idOf(wire)) return finish(null, Buffer.from(msg));
+        }
+      });
+      sock.connect(server.port, address, () => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(wire.length);
+        sock.write(Buffer.concat([len, wire]));
+      });
+    },
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * so a bad setting is exit 2 with one line naming it and nothing on the machine changed.
  */
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
+import { parseHandlerSettings } from "./handler-settings.ts";
 import { type IpAddress, parseIp } from "./ip-bytes.ts";
 
 /** The default number of gratuitous ARP packets sent by `up` (one second apart). */
@@ -182,22 +182,15 @@ export function parseVipSettings(
   env: NodeJS.ProcessEnv,
   invokedAs: string,
 ): VipSettings | "help" {
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-  try {
-    const options = Object.fromEntries(
-      Object.keys(VIP_SETTINGS).map((k) => [k, { type: "string" as const }]),
-    );
-    parsed = parseArgs({
-      args: [...argv],
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new VipSettingsError((e as Error).message.split("\n")[0]!, true);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return "help";
+  const parsed = parseHandlerSettings({
+    argv,
+    env,
+    settings: VIP_SETTINGS,
+    positionals: true,
+    error: (message, usage) => new VipSettingsError(message, usage),
+  });
+  if (parsed === "help") return "help";
+  const { get, need, positionals } = parsed;
   if (env.CONCLAVE_HANDLER) {
     throw new VipSettingsError(
       `run as the leader-side handler ${JSON.stringify(env.CONCLAVE_HANDLER)}: vip must run on the master ` +
@@ -205,15 +198,6 @@ export function parseVipSettings(
     );
   }
   const action = actionOf(positionals, invokedAs);
-  const get = (s: VipSetting): string | undefined => {
-    const v = (values[s] as string | undefined) ?? env[VIP_SETTINGS[s]];
-    return v === undefined || v.trim() === "" ? undefined : v.trim();
-  };
-  const need = (s: VipSetting): string => {
-    const v = get(s);
-    if (v === undefined) throw new VipSettingsError(`${settingLabel(s)} is required`, true);
-    return v;
-  };
 
   const address = parseVipAddress(need("address"));
   const ifname = need("interface");

@@ -17,9 +17,10 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { parseArgs } from "node:util";
 import { DurationError, formatDuration, parseDuration } from "../../src/duration.ts";
+import { HANDLER_ENV_NAMES } from "../../src/handler-process.ts";
 import { parseHandlerEnv, parseHandlerStdin, readStdin, runMain } from "./handler-input.ts";
+import { parseHandlerSettings } from "./handler-settings.ts";
 
 const NAME = "webhook";
 
@@ -31,20 +32,6 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** The header carrying `sha256=HEX`, the HMAC-SHA256 of the raw body keyed with the secret. */
 export const SIGNATURE_HEADER = "X-Conclave-Signature";
-
-/** The variables of DESIGN.md's handler contract, copied into the body's `env` (and only those). */
-export const CONTRACT_ENV_NAMES = [
-  "CONCLAVE_EVENT",
-  "CONCLAVE_EVENT_ID",
-  "CONCLAVE_TERM",
-  "CONCLAVE_FENCE",
-  "CONCLAVE_ATTEMPT",
-  "CONCLAVE_HANDLER",
-  "CONCLAVE_MEMBER",
-  "CONCLAVE_MEMBER_ADDRESS",
-  "CONCLAVE_SERVICE",
-  "CONCLAVE_CLUSTER",
-] as const;
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE = `Usage: webhook --url URL --secret-file FILE [--timeout DURATION] [--ca-file FILE]
@@ -155,28 +142,14 @@ export function parseWebhookSettings(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): WebhookSettings | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options = Object.fromEntries(Object.keys(SETTINGS).map((k) => [k, { type: "string" as const }]));
-    values = parseArgs({
-      args: [...argv],
-      options: { ...options, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new WebhookSettingsError((e as Error).message.split("\n")[0]!, true);
-  }
-  if (values.help) return "help";
-  const get = (s: Setting): string | undefined => {
-    const v = (values[s] as string | undefined) ?? env[SETTINGS[s]];
-    return v === undefined || v.trim() === "" ? undefined : v.trim();
-  };
-  const need = (s: Setting): string => {
-    const v = get(s);
-    if (v === undefined) throw new WebhookSettingsError(`${label(s)} is required`, true);
-    return v;
-  };
+  const parsed = parseHandlerSettings({
+    argv,
+    env,
+    settings: SETTINGS,
+    error: (message, usage) => new WebhookSettingsError(message, usage),
+  });
+  if (parsed === "help") return "help";
+  const { get, need } = parsed;
 
   const urlText = need("url");
   let url: URL;
@@ -326,7 +299,8 @@ export async function main(): Promise<number> {
   const text = await readStdin();
   parseHandlerStdin(text); // refuses a malformed document; the original is sent as it is
   const doc = JSON.parse(text) as Record<string, unknown>;
-  const contractEnv = Object.fromEntries(CONTRACT_ENV_NAMES.map((k) => [k, process.env[k] ?? ""]));
+  // The variables of DESIGN.md's handler contract, copied into the body's `env` (and only those).
+  const contractEnv = Object.fromEntries(HANDLER_ENV_NAMES.map((k) => [k, process.env[k] ?? ""]));
   const body = Buffer.from(JSON.stringify({ ...doc, env: contractEnv }), "utf8");
   const headers = {
     "Content-Type": "application/json",
