@@ -6,6 +6,7 @@
  */
 import pino from "pino";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
+import type { NodeViewSource } from "./node-view.ts";
 
 /**
  * The `agent` command: load the config, start, and stop on SIGTERM / SIGINT.
@@ -24,12 +25,14 @@ export async function runAgent(configFile: string): Promise<number> {
   }
   const logger = pino({ level: process.env.CONCLAVE_LOG_LEVEL ?? "info", base: { node: config.name } });
   const stops: (() => Promise<void>)[] = [];
+  const view: NodeViewSource = { node: config.name };
   if (config.roles.elector) {
     // Imported only here, so a member-only process never loads LevelDB or Raft.
     const { AgentStartError, startElector } = await import("./elector.ts");
     try {
       const elector = await startElector(config, logger);
       stops.push(() => elector.stop());
+      view.elector = () => elector.view();
     } catch (e) {
       if (e instanceof AgentStartError) {
         process.stderr.write(`${e.message}\n`);
@@ -56,6 +59,21 @@ export async function runAgent(configFile: string): Promise<number> {
     logger.info({ name: config.name, electors: Object.keys(config.cluster.electors) }, "member started");
     // The member leaves first, while the elector in this process can still commit it.
     stops.unshift(() => member.stop({ leave: true }));
+    view.member = () => member.view();
+  }
+  if (config.http) {
+    // Loaded only when configured: prom-client and the page cost a member nothing otherwise.
+    const { StatusHttpBindError, startStatusHttp } = await import("./status-http.ts");
+    try {
+      const http = await startStatusHttp({ listen: config.http, source: view, logger });
+      // Closed first: nothing should read a half-stopped node.
+      stops.unshift(() => http.close());
+    } catch (e) {
+      if (!(e instanceof StatusHttpBindError)) throw e;
+      process.stderr.write(`${config.file}: ${e.message}\n`);
+      for (const stop of stops) await stop();
+      return 1;
+    }
   }
   return new Promise<number>((resolve) => {
     const onSignal = (signal: string) => {

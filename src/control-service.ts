@@ -33,7 +33,7 @@ import type { ServiceHost } from "./grpc-peer-transport.ts";
 import { HandlerRetryError } from "./handler-runner.ts";
 import { ConfigError, parseChecks } from "./config.ts";
 import { SwitchoverError } from "./master-keeper.ts";
-import { memberServices } from "./member-view.ts";
+import { memberView } from "./member-view.ts";
 import type { EventFields, JsonValue } from "./event-log.ts";
 import type { CoordinatorState } from "./state-machine.ts";
 
@@ -256,13 +256,7 @@ export class ControlService {
   async members(): Promise<{ members: MemberInfo[] }> {
     await this.o.node.linearizableBarrier(this.o.requestTimeoutMs);
     return {
-      members: this.o.state.members.list().map((m) => ({
-        name: m.name,
-        address: m.address,
-        status: m.status,
-        checks: { ...m.checks },
-        services: memberServices(m, this.o.state.masters),
-      })),
+      members: this.o.state.members.list().map((m) => memberView(m, this.o.state.masters)),
     };
   }
 

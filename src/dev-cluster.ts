@@ -38,6 +38,8 @@ interface DevNode {
   name: string;
   role: "elector" | "member";
   port: number;
+  /** The status page's port (electors only). */
+  httpPort: number | null;
   proc: ChildProcess | null;
 }
 
@@ -67,12 +69,14 @@ export async function runDevCluster(io: DevIo): Promise<number> {
   for (const [i, name] of ["e1", "e2", "e3"].entries()) {
     const port = await pickPort(7400 + i, taken);
     taken.add(port);
-    nodes.push({ name, role: "elector", port, proc: null });
+    const httpPort = await pickPort(7480 + i, taken);
+    taken.add(httpPort);
+    nodes.push({ name, role: "elector", port, httpPort, proc: null });
   }
   for (const [i, name] of ["web1", "web2", "web3"].entries()) {
     const port = await pickPort(7410 + i, taken);
     taken.add(port);
-    nodes.push({ name, role: "member", port, proc: null });
+    nodes.push({ name, role: "member", port, httpPort: null, proc: null });
   }
   const electors = nodes.filter((n) => n.role === "elector");
   for (const n of nodes) {
@@ -80,6 +84,7 @@ export async function runDevCluster(io: DevIo): Promise<number> {
       `name: ${n.name}`,
       `roles: [${n.role}]`,
       `listen: 127.0.0.1:${n.port}`,
+      ...(n.httpPort !== null ? [`http: 127.0.0.1:${n.httpPort}`] : []),
       ...(n.role === "elector" ? [`data_dir: ${join(dir, n.name, "data")}`] : []),
       "cluster:",
       "  electors:",
@@ -156,8 +161,12 @@ export async function runDevCluster(io: DevIo): Promise<number> {
       "Conclave dev cluster: 3 electors and 3 members on 127.0.0.1, data in a temporary folder.",
       `  leader: ${leader || "(electing)"}   folder: ${dir}`,
       ...nodes.map(
-        (n) => `  ${n.role.padEnd(7)} ${n.name.padEnd(5)} 127.0.0.1:${n.port}  pid ${n.proc?.pid}`,
+        (n) =>
+          `  ${n.role.padEnd(7)} ${n.name.padEnd(5)} 127.0.0.1:${n.port}  pid ${n.proc?.pid}` +
+          (n.httpPort !== null ? `  status page http://127.0.0.1:${n.httpPort}/` : ""),
       ),
+      "",
+      `Open http://127.0.0.1:${electors[0]!.httpPort}/ in a browser (also /metrics and /healthz).`,
       "",
       "Try, in another terminal:",
       `  export CONCLAVE_ADDR=${addr} CONCLAVE_TOKEN_FILE=${tokenFile}`,

@@ -19,6 +19,8 @@ import { HandlerRunner } from "./handler-runner.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MasterKeeper } from "./master-keeper.ts";
 import { MemberTracker } from "./member-tracker.ts";
+import { memberView } from "./member-view.ts";
+import { type ElectorSnapshot, RECENT_EVENTS } from "./node-view.ts";
 import { CoordinatorState } from "./state-machine.ts";
 
 /** Cluster name sent with every peer message (a later config key may set it). */
@@ -29,6 +31,8 @@ export interface RunningAgent {
   readonly config: Config;
   readonly server: GrpcServer;
   readonly node: ElectorNode;
+  /** This node's own view of the replicated state, for the status page and `/metrics`. */
+  view(): Promise<ElectorSnapshot>;
   /** Stop gracefully. */
   stop(): Promise<void>;
 }
@@ -180,9 +184,12 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   // A new leader acts on members and handlers only once its own leader-elected entry is
   // applied: everything its predecessors committed is applied by then, so it never judges
   // from a stale view (a duplicate member-down, or attempt 1 of a handler already started).
+  /** Events applied since start, by type (`/metrics`). */
+  const eventCounts: Record<string, number> = {};
   node.onApplied((_entry, outcome) => {
     if (outcome.kind !== "result" || outcome.result.type !== "event") return;
     const e = outcome.result.event;
+    eventCounts[e.type] = (eventCounts[e.type] ?? 0) + 1;
     const s = node.status();
     if (
       e.type === "leader-elected" &&
@@ -236,6 +243,14 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     config,
     server,
     node,
+    async view() {
+      return {
+        status: await control.status({ local: true }),
+        members: state.members.list().map((m) => memberView(m, state.masters)),
+        events: state.events.tail(RECENT_EVENTS),
+        eventCounts: { ...eventCounts },
+      };
+    },
     stop() {
       stopping ??= (async () => {
         clearInterval(checkTimer);

@@ -480,6 +480,11 @@ export class EventLog {
     return this.size > 0 ? this.events[this.events.length - 1] : undefined;
   }
 
+  /** The newest `n` retained events (fewer when fewer are retained), oldest first. */
+  tail(n: number): Event[] {
+    return this.events.slice(Math.max(this.start, this.events.length - Math.max(0, n)));
+  }
+
   /** The event with this id, if it is retained. */
   get(id: number): Event | undefined {
     const i = this.firstAfter(id - 1);

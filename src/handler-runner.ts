@@ -18,7 +18,7 @@
  */
 import type { Logger } from "pino";
 import { oldLeaderGoneAfterMs } from "./master-lease.ts";
-import { memberServices } from "./member-view.ts";
+import { memberView } from "./member-view.ts";
 import type { NodeId } from "../raft/index.ts";
 import type { HandlerConfig, Run } from "./config.ts";
 import type { Event, EventFields, JsonObject } from "./event-log.ts";
@@ -213,13 +213,7 @@ export class HandlerRunner {
       }),
       stdin: JSON.stringify({
         event: e,
-        members: members.map((m) => ({
-          name: m.name,
-          address: m.address,
-          status: m.status,
-          checks: m.checks,
-          services: memberServices(m, this.o.state.masters),
-        })),
+        members: members.map((m) => memberView(m, this.o.state.masters)),
       }),
       timeoutMs: h.timeoutMs,
       ...(this.o.spawner ? { spawner: this.o.spawner } : {}),

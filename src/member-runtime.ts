@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import { LeaseWatchdog } from "./lease-watchdog.ts";
 import { MemberAgent } from "./member-agent.ts";
 import { MemberChecks } from "./member-checks.ts";
+import type { MemberSnapshot } from "./node-view.ts";
 import { ServiceManager } from "./service-manager.ts";
 import { readServicesDir, type ServiceDefinition } from "./services-dir.ts";
 
@@ -16,6 +17,8 @@ import { readServicesDir, type ServiceDefinition } from "./services-dir.ts";
 export interface RunningMember {
   readonly agent: MemberAgent;
   readonly services: ServiceManager;
+  /** This member's link, checks and service roles, for the status page and `/metrics`. */
+  view(): MemberSnapshot;
   /** Stop everything; with `leave`, say goodbye (member-left). */
   stop(options: { leave: boolean }): Promise<void>;
 }
@@ -75,6 +78,11 @@ export async function startMember(config: Config, logger: Logger): Promise<Runni
   return {
     agent: link,
     services: manager,
+    view: () => ({
+      ...link.state,
+      checks: checks.states(),
+      services: manager.roles(),
+    }),
     async stop({ leave }) {
       await checks.stop();
       await manager.stopAll();

@@ -16,6 +16,26 @@ export interface ServiceView {
   readonly epoch: number;
 }
 
+/** One member as `conclave members`, a handler's stdin and the status page show it. */
+export interface MemberView {
+  readonly name: string;
+  readonly address: string;
+  readonly status: string;
+  readonly checks: Readonly<Record<string, "passing" | "failing">>;
+  readonly services: Record<string, ServiceView>;
+}
+
+/** The committed view of member `m` (DESIGN.md's `members` shape). */
+export function memberView(m: MemberRecord, masters: MastersState): MemberView {
+  return {
+    name: m.name,
+    address: m.address,
+    status: m.status,
+    checks: { ...m.checks },
+    services: memberServices(m, masters),
+  };
+}
+
 /** The services of `m`, keyed by name. */
 export function memberServices(m: MemberRecord, masters: MastersState): Record<string, ServiceView> {
   const out: Record<string, ServiceView> = {};

@@ -1,6 +1,7 @@
 /**
  * `conclave dev` (npm start) as a user meets it: a banner with the nodes' pids, the demo
- * handler's line when a member is killed, and Ctrl-C leaving no process behind.
+ * handler's line when a member is killed, the status page showing it down, and Ctrl-C leaving
+ * no process behind.
  */
 import { spawn } from "node:child_process";
 import test from "ava";
@@ -33,6 +34,11 @@ test("conclave dev: kill -9 a member, the demo handler runs once; Ctrl-C stops e
   t.truthy(await waitFor(/handler ran for member-down of web2/), out);
   await new Promise((r) => setTimeout(r, 1500));
   t.is(out.match(/handler ran for member-down of web2/g)!.length, 1, "the handler ran exactly once");
+  // The status page the banner points at shows it too.
+  const page = out.match(/Open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/)![1]!;
+  const html = await (await fetch(page)).text();
+  t.regex(html, /<td>web2<\/td><td>127\.0\.0\.1:\d+<\/td><td><span class="badge bad">down<\/span>/);
+  t.is((await fetch(`${page}healthz`)).status, 200);
 
   const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
   dev.kill("SIGINT");

@@ -54,6 +54,8 @@ export interface ProcessClusterOptions {
   electorExtra?: string;
   /** YAML appended to one member's config (e.g. `services_dir:` or `checks:`), by name. */
   memberExtra?: Record<string, string>;
+  /** YAML appended to one node's config (elector or member), by name: e.g. its own `http:`. */
+  nodeExtra?: Record<string, string>;
   /** `timing.master_lease` (default: DESIGN.md's 3s). */
   masterLease?: string;
   /**
@@ -131,6 +133,7 @@ export class ProcessCluster {
         ...(this.o.masterLease ? [`  master_lease: ${this.o.masterLease}`] : []),
         ...(roles.includes("elector") && this.o.electorExtra ? [this.o.electorExtra] : []),
         ...(roles.includes("member") && this.o.memberExtra?.[name] ? [this.o.memberExtra[name]] : []),
+        ...(this.o.nodeExtra?.[name] ? [this.o.nodeExtra[name]] : []),
         "",
       ].join("\n"),
     );
