@@ -1,7 +1,7 @@
 /**
  * Memory of a member with services and checks: three electors and one member agent (built
- * JavaScript, NODE_OPTIONS=--max-semi-space-size=1 as deploy/systemd/conclave-member.service
- * sets it) whose services_dir holds N services with promote/demote (so the lease watchdog
+ * JavaScript, started with MEMBER_V8_FLAGS as deploy/systemd/conclave-member.service does)
+ * whose services_dir holds N services with promote/demote (so the lease watchdog
  * runs) and M file_exists checks. After the member is master of every service and has run
  * for a while, prints the RSS of the agent and of its watchdog, from /proc.
  *
@@ -9,6 +9,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { MEMBER_V8_FLAGS } from "../src/member-v8-flags.ts";
 import { until } from "../test/support/cluster-wait.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { writeService } from "../test/support/service-fixtures.ts";
@@ -46,10 +47,10 @@ function children(pid: number): number[] {
   return out;
 }
 
-process.env.NODE_OPTIONS = "--max-semi-space-size=1";
 const c = await ProcessCluster.create({
   names: ["e1", "e2", "e3"],
   members: ["m1"],
+  memberNodeFlags: MEMBER_V8_FLAGS,
   runtime: "dist",
   logLevel: "warn",
 });

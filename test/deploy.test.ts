@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { parse, parseDocument } from "yaml";
 import { type Config, loadConfig } from "../src/config.ts";
+import { MEMBER_V8_FLAGS } from "../src/member-v8-flags.ts";
 import { opensslAvailable } from "./fixtures/make-test-certs.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 
@@ -184,7 +185,10 @@ test("the systemd units run the agent as conclave, sandboxed, restarting on fail
   for (const unit of UNITS) {
     const k = unitKeys(join(DEPLOY, "systemd", unit));
     const one = (key: string) => k.get(key)?.at(-1);
-    t.is(one("ExecStart"), "/opt/conclave/bin/conclave agent --config /etc/conclave/conclave.yaml", unit);
+    t.true(
+      one("ExecStart")?.endsWith("/opt/conclave/bin/conclave agent --config /etc/conclave/conclave.yaml"),
+      unit,
+    );
     t.is(one("User"), "conclave");
     t.is(one("Restart"), "on-failure");
     t.truthy(one("RestartSec"));
@@ -207,7 +211,10 @@ test("the systemd units run the agent as conclave, sandboxed, restarting on fail
   t.deepEqual(elector.get("StateDirectory"), ["conclave"]);
   t.true(elector.get("ReadWritePaths")?.some((p) => p.replace(/^-/, "") === "/var/lib/conclave"));
   const member = unitKeys(join(DEPLOY, "systemd/conclave-member.service"));
-  t.deepEqual(member.get("Environment")?.includes("NODE_OPTIONS=--max-semi-space-size=1"), true);
+  // The member unit starts node with the flags conclave dev and the benchmarks use.
+  t.deepEqual(member.get("ExecStart"), [
+    `/usr/bin/env node ${MEMBER_V8_FLAGS.join(" ")} /opt/conclave/bin/conclave agent --config /etc/conclave/conclave.yaml`,
+  ]);
   t.truthy(member.get("MemoryMax")?.[0]);
   const netAdmin = unitKeys(join(DEPLOY, "systemd/drop-ins/net-admin.conf"));
   t.deepEqual(netAdmin.get("AmbientCapabilities"), ["CAP_NET_ADMIN CAP_NET_RAW"]);
@@ -238,7 +245,8 @@ verifyTest(
     for (const unit of UNITS) {
       // An offline root holding the system's units, the unit installed as the README says
       // (as conclave.service), the drop-in, and a stand-in for /opt/conclave/bin/conclave
-      // (verify checks that ExecStart is executable).
+      // and for /usr/bin/env, which the member unit runs node through (verify checks that
+      // ExecStart is executable).
       const root = mkdtempSync(join(scratch, "root-"));
       cpSync(systemDir, join(root, "usr/lib/systemd/system"), { recursive: true });
       const etc = join(root, "etc/systemd/system");
@@ -250,6 +258,8 @@ verifyTest(
       );
       mkdirSync(join(root, "opt/conclave/bin"), { recursive: true });
       writeFileSync(join(root, "opt/conclave/bin/conclave"), "#!/bin/sh\n", { mode: 0o755 });
+      mkdirSync(join(root, "usr/bin"), { recursive: true });
+      writeFileSync(join(root, "usr/bin/env"), "#!/bin/sh\n", { mode: 0o755 });
       // verify exits 0 on an unknown key or a bad value ("ignoring"): any output fails.
       const r = spawnSync("systemd-analyze", ["verify", "--man=no", `--root=${root}`, "conclave.service"], {
         encoding: "utf8",

@@ -54,6 +54,8 @@ export interface ProcessClusterOptions {
   electorExtra?: string;
   /** YAML appended to one member's config (e.g. `services_dir:` or `checks:`), by name. */
   memberExtra?: Record<string, string>;
+  /** Node.js flags for the member-only agents (e.g. MEMBER_V8_FLAGS, as deployed); none by default. */
+  memberNodeFlags?: readonly string[];
   /** YAML appended to one node's config (elector or member), by name: e.g. its own `http:`. */
   nodeExtra?: Record<string, string>;
   /** `timing.master_lease` (default: DESIGN.md's 3s). */
@@ -160,20 +162,24 @@ export class ProcessCluster {
     return this.writeNode(name, `127.0.0.1:${await freePort()}`, true);
   }
 
-  /** The command that runs `conclave ARGS`. */
-  command(args: readonly string[]): { cmd: string; argv: string[] } {
+  /** The command that runs `conclave ARGS` (with `nodeFlags` for node itself). */
+  command(args: readonly string[], nodeFlags: readonly string[] = []): { cmd: string; argv: string[] } {
     const runtime = this.o.runtime ?? "tsx";
     const argv =
       runtime === "tsx"
-        ? ["--import=tsx", join_(ROOT, "src/main.ts"), ...args]
-        : [join_(ROOT, "bin/conclave"), ...args];
+        ? [...nodeFlags, "--import=tsx", join_(ROOT, "src/main.ts"), ...args]
+        : [...nodeFlags, join_(ROOT, "bin/conclave"), ...args];
     return { cmd: process.execPath, argv };
   }
 
   /** Start a node's agent process (its data dir is kept across restarts). */
   start(name: string): ProcNode {
     const node = this.nodes.get(name)!;
-    const { cmd: bin, argv: args } = this.command(["agent", "--config", node.configFile]);
+    const memberOnly = this.o.members?.includes(name) ?? false;
+    const { cmd: bin, argv: args } = this.command(
+      ["agent", "--config", node.configFile],
+      memberOnly ? (this.o.memberNodeFlags ?? []) : [],
+    );
     const prefix = this.o.spawnPrefix?.[name] ?? [];
     const [cmd, argv] = prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), bin, ...args]] : [bin, args];
     const proc = spawn(cmd, argv, {
