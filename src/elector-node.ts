@@ -1,7 +1,8 @@
 /**
  * The elector's driver loop: it owns a RawNode and runs the Ready cycle in the order etcd
  * documents. For each Ready:
- *   1. persist snapshot, entries and hard state in ONE atomic, fsynced batch;
+ *   1. persist snapshot, entries and hard state in ONE atomic, fsynced batch (a Ready that
+ *      only moves the commit index is written without fsync and not waited for);
  *   2. only then send its messages;
  *   3. restore the snapshot (if any) and apply the committed entries;
  *   4. advance().
@@ -110,6 +111,7 @@ export class ElectorNode {
   private readonly ticker: Ticker;
   private running = false;
   private stopped = false;
+  private failed = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposals = new Map<number, ProposalWaiter>();
   private readonly reads = new Map<string, ReadWaiter>();
@@ -308,14 +310,21 @@ export class ElectorNode {
         await this.handleReady();
       }
     } catch (e) {
-      this.stopped = true;
-      this.ticker.stop();
-      this.o.onFatal(e instanceof Error ? e : new Error(String(e)));
+      this.fail(e);
     } finally {
       // No work can slip in between the last hasReady() check and this line (no await in
       // between), so anything that arrives later finds running false and schedules a loop.
       this.running = false;
     }
+  }
+
+  /** Persisting failed: memory is ahead of disk, so the node stops (once) and reports it. */
+  private fail(e: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.stopped = true;
+    this.ticker.stop();
+    this.o.onFatal(e instanceof Error ? e : new Error(String(e)));
   }
 
   private async handleReady(): Promise<void> {
@@ -327,12 +336,20 @@ export class ElectorNode {
         rd.snapshot !== undefined ||
         rd.entries.length > 0 ||
         (rd.hardState !== undefined && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote));
-      await this.o.store.persist({
+      const write = this.o.store.persist({
         sync,
         entries: rd.entries,
         ...(rd.hardState ? { hardState: rd.hardState } : {}),
         ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
       });
+      if (sync) await write;
+      else {
+        // Only the commit index moved (etcd's MustSync is false): nothing this Ready sends or
+        // applies depends on it being on disk, and a crash that loses it only makes this node
+        // relearn it from the leader. So the write is not waited for; the store runs writes in
+        // order, so every later one lands after it, and a failure stops the node as any does.
+        write.catch((e: unknown) => this.fail(e));
+      }
     }
     let confChanged = this.noteConfEntries(rd.entries);
     // Whom we may answer changes with the configuration in our log and with the leader

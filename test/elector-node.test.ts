@@ -7,6 +7,7 @@ import test from "ava";
 import pino from "pino";
 import { type NodeId, NotLeaderError, SeededRng } from "../raft/index.ts";
 import { ElectorNode, type Ticker } from "../src/elector-node.ts";
+import type { PersistBatch } from "../src/log-store.ts";
 import { CoordinatorState } from "../src/state-machine.ts";
 import { MemoryLogStore } from "./support/memory-log-store.ts";
 import { MemoryNetwork } from "./support/memory-transport.ts";
@@ -28,14 +29,17 @@ class ManualTicker implements Ticker {
 const ids = ["a", "b", "c"];
 const founders = new Map(ids.map((id, i) => [id, `127.0.0.1:${7400 + i}`]));
 
-function cluster(snapshotEntries = 10_000) {
+function cluster(
+  snapshotEntries = 10_000,
+  o: { store?: (id: NodeId) => MemoryLogStore; onFatal?: (e: Error) => void } = {},
+) {
   const net = new MemoryNetwork();
   const nodes = new Map<
     NodeId,
     { node: ElectorNode; store: MemoryLogStore; state: CoordinatorState; ticker: ManualTicker }
   >();
   for (const [i, id] of ids.entries()) {
-    const store = new MemoryLogStore({ conf: { voters: ids, learners: [] } });
+    const store = o.store?.(id) ?? new MemoryLogStore({ conf: { voters: ids, learners: [] } });
     const state = new CoordinatorState(founders);
     const ticker = new ManualTicker();
     const node = new ElectorNode({
@@ -49,9 +53,11 @@ function cluster(snapshotEntries = 10_000) {
       rng: new SeededRng(i + 1),
       logger: pino({ level: "silent" }),
       snapshotEntries,
-      onFatal: (e) => {
-        throw e;
-      },
+      onFatal:
+        o.onFatal ??
+        ((e) => {
+          throw e;
+        }),
       ticker,
     });
     node.start();
@@ -109,6 +115,42 @@ test("proposals made while a write is in flight share the next fsync (group comm
   t.true(writes < n / 4, `${writes} leader writes for ${n} proposals`);
   t.is(c.nodes.get(leader.id)!.state.kv.list("k").length, n);
   for (const { node } of c.nodes.values()) await node.stop();
+});
+
+/**
+ * A store whose writes without fsync (a Ready that only moves the commit index) never finish,
+ * or fail: the driver must not wait for them, and must stop when one fails.
+ */
+class UnsyncedWritesStore extends MemoryLogStore {
+  held = 0;
+  constructor(private readonly unsynced: "hang" | "fail") {
+    super({ conf: { voters: ids, learners: [] } });
+  }
+  override persist(batch: PersistBatch): Promise<void> {
+    if (batch.sync !== false) return super.persist(batch);
+    this.held++;
+    return this.unsynced === "hang" ? new Promise(() => {}) : Promise.reject(new Error("disk gone"));
+  }
+}
+
+test("a Ready that only moves the commit index is not waited for; its failure stops the node", async (t) => {
+  const hanging = cluster(10_000, { store: () => new UnsyncedWritesStore("hang") });
+  const leader = await tickUntilLeader(hanging);
+  const store = hanging.nodes.get(leader.id)!.store as UnsyncedWritesStore;
+  for (let i = 0; i < 5; i++) await leader.propose({ type: "kv-put", key: `k${i}`, value: `${i}` });
+  t.true(store.held > 0, "commit-only writes were issued");
+  t.is(hanging.nodes.get(leader.id)!.state.kv.list("k").length, 5, "and applying went on without them");
+  for (const { node } of hanging.nodes.values()) await node.stop();
+
+  const fatal: Error[] = [];
+  const failing = cluster(10_000, {
+    store: () => new UnsyncedWritesStore("fail"),
+    onFatal: (e) => fatal.push(e),
+  });
+  await tickUntilLeader(failing).catch(() => undefined);
+  for (let i = 0; i < 20 && fatal.length === 0; i++) await turn();
+  t.true(fatal.length > 0, "a failed unsynced write is fatal");
+  t.regex(fatal[0]!.message, /disk gone/);
 });
 
 test("a linearizable read on a follower sees a write acknowledged before it", async (t) => {
