@@ -8,8 +8,7 @@ import { join } from "node:path";
 import test from "ava";
 import { ClassicLevel } from "classic-level";
 import { decodeEntry, ENTRY_KEY_HI, ENTRY_KEY_LO, encodeEntry } from "../src/log-entry-codec.ts";
-import { membersUp, until } from "./support/cluster-wait.ts";
-import { ProcessCluster } from "./support/process-cluster.ts";
+import { clusterUp, until } from "./support/cluster-wait.ts";
 
 function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -24,17 +23,11 @@ function conclave(args: string[]): Promise<{ code: number; stdout: string; stder
 }
 
 test("audit verify passes on a healthy log and names the one event altered in a copied data dir", async (t) => {
-  const c = await ProcessCluster.create({
+  const { c, api } = await clusterUp(t, {
     names: ["e1", "e2", "e3"],
     members: ["m1", "m2"],
     logLevel: "warn",
   });
-  t.teardown(() => c.destroy());
-  c.startAll();
-  await c.waitForLeader();
-  const api = c.client("e1", 10_000);
-  t.teardown(() => api.close());
-  await until("members up", () => membersUp(api, ["m1", "m2"]));
   await c.kill("m1");
   await until("member-down", async () =>
     (await api.events(0, "member-down", 10)).eventsJson.length ? true : undefined,

@@ -5,21 +5,15 @@
  * the event log's hash chain verifies.
  */
 import test from "ava";
-import { eventsAfter as events, membersUp, until } from "./support/cluster-wait.ts";
+import { clusterUp, eventsAfter as events, membersUp, until } from "./support/cluster-wait.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 
 test.serial("kill -9 of a member: one member-down, then member-up when it returns", async (t) => {
-  const c = await ProcessCluster.create({
+  const { c, api } = await clusterUp(t, {
     names: ["e1", "e2", "e3"],
     members: ["m1", "m2"],
     logLevel: "warn",
   });
-  t.teardown(() => c.destroy());
-  c.startAll();
-  await c.waitForLeader();
-  const api = c.client("e1", 10_000);
-  t.teardown(() => api.close());
-  await until("members up", () => membersUp(api, ["m1", "m2"]));
   const mark = (await events(api)).at(-1)!.id;
 
   await c.kill("m1");

@@ -12,8 +12,7 @@ import { freePort } from "../src/free-port.ts";
 import type { ElectorSnapshot, MemberSnapshot, NodeViewSource } from "../src/node-view.ts";
 import { escapeHtml } from "../src/status-page.ts";
 import { StatusHttpBindError, startStatusHttp } from "../src/status-http.ts";
-import { membersUp, until } from "./support/cluster-wait.ts";
-import { ProcessCluster } from "./support/process-cluster.ts";
+import { clusterUp, until } from "./support/cluster-wait.ts";
 
 const logger = pino({ level: "silent" });
 
@@ -208,18 +207,12 @@ test.serial(
   "real processes: an elector's page shows the committed members; a member's /healthz is 503 once every elector is gone",
   async (t) => {
     const [electorHttp, memberHttp] = [await freePort(), await freePort()];
-    const c = await ProcessCluster.create({
+    const { c } = await clusterUp(t, {
       names: ["e1", "e2", "e3"],
       members: ["m1", "m2"],
       logLevel: "warn",
       nodeExtra: { e1: `http: 127.0.0.1:${electorHttp}`, m1: `http: 127.0.0.1:${memberHttp}` },
     });
-    t.teardown(() => c.destroy());
-    c.startAll();
-    await c.waitForLeader();
-    const api = c.client("e1", 10_000);
-    t.teardown(() => api.close());
-    await until("members up", () => membersUp(api, ["m1", "m2"]));
     const page = await until("the page lists both members", async () => {
       const html = await (await fetch(`http://127.0.0.1:${electorHttp}/`)).text();
       return html.includes(">m1<") && html.includes(">m2<") ? html : undefined;

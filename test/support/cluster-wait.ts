@@ -2,7 +2,9 @@
  * Polling helpers shared by the multi-process tests: wait for a condition, read the
  * committed event log, check members are up.
  */
+import type { ExecutionContext } from "ava";
 import type { ControlApi } from "../../src/control-types.ts";
+import { ProcessCluster, type ProcessClusterOptions } from "./process-cluster.ts";
 
 /** A committed event as tests read it. */
 export interface TestEvent {
@@ -42,4 +44,23 @@ export async function eventsAfter(api: ControlApi, since = 0): Promise<TestEvent
 export async function membersUp(api: ControlApi, names: readonly string[]): Promise<true | undefined> {
   const { members } = await api.members();
   return names.every((n) => members.find((m) => m.name === n)?.status === "up") ? true : undefined;
+}
+
+/**
+ * Create and start a cluster, wait for a leader and for every member to be up, and tear it
+ * down with the test. `api` is a client of the first elector.
+ */
+export async function clusterUp(
+  t: ExecutionContext,
+  o: ProcessClusterOptions,
+): Promise<{ c: ProcessCluster; api: ControlApi }> {
+  const c = await ProcessCluster.create(o);
+  t.teardown(() => c.destroy());
+  c.startAll();
+  await c.waitForLeader();
+  const api = c.client(o.names[0]!, 10_000);
+  t.teardown(() => api.close());
+  const members = o.members ?? [];
+  if (members.length > 0) await until("members up", () => membersUp(api, members));
+  return { c, api };
 }
