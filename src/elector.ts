@@ -181,11 +181,11 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       return out.result.event;
     },
   });
+  /** Events applied since start, by type (`/metrics`). */
+  const eventCounts: Record<string, number> = {};
   // A new leader acts on members and handlers only once its own leader-elected entry is
   // applied: everything its predecessors committed is applied by then, so it never judges
   // from a stale view (a duplicate member-down, or attempt 1 of a handler already started).
-  /** Events applied since start, by type (`/metrics`). */
-  const eventCounts: Record<string, number> = {};
   node.onApplied((_entry, outcome) => {
     if (outcome.kind !== "result" || outcome.result.type !== "event") return;
     const e = outcome.result.event;

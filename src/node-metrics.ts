@@ -22,6 +22,7 @@ export class NodeMetrics {
   private readonly healthy: Gauge<string>;
   private readonly elector: ReturnType<NodeMetrics["electorSeries"]> | null;
   private readonly member: ReturnType<NodeMetrics["memberSeries"]> | null;
+  private lastScrape: Promise<unknown> = Promise.resolve();
 
   constructor(o: NodeMetricsOptions) {
     collectDefaultMetrics({ register: this.registry });
@@ -144,9 +145,16 @@ export class NodeMetrics {
     }
   }
 
-  /** The Prometheus text of a scrape of `s`. */
-  async text(s: NodeSnapshot): Promise<string> {
-    this.update(s);
-    return this.registry.metrics();
+  /**
+   * The Prometheus text of a scrape of `s`. Scrapes run one after another, so two at once
+   * cannot interleave their snapshots' values.
+   */
+  text(s: NodeSnapshot): Promise<string> {
+    const run = this.lastScrape.then(() => {
+      this.update(s);
+      return this.registry.metrics();
+    });
+    this.lastScrape = run.catch(() => undefined);
+    return run;
   }
 }
