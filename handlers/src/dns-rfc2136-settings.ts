@@ -6,7 +6,7 @@
 import { isIP } from "node:net";
 import { DurationError, parseDuration } from "../../src/duration.ts";
 import { canonicalName, isValidName } from "./dns-wire.ts";
-import { parseHandlerSettings } from "./handler-settings.ts";
+import { HandlerSettingsError, parseHandlerSettings } from "./handler-settings.ts";
 
 /** The label under the managed name whose TXT record holds the fence. */
 export const FENCE_LABEL = "_conclave-fence";
@@ -52,18 +52,8 @@ input); 2 bad usage or a bad setting.
 `;
 
 /** A bad flag, environment variable or setting; `usage` says whether to print the usage text too. */
-export class SettingsError extends Error {
+export class SettingsError extends HandlerSettingsError {
   override readonly name = "SettingsError";
-  /** Whether the usage text should follow the message. */
-  readonly usage: boolean;
-  /**
-   * @param message one line naming the setting.
-   * @param usage print the usage text after it.
-   */
-  constructor(message: string, usage = false) {
-    super(message);
-    this.usage = usage;
-  }
 }
 
 /** The validated settings. */

@@ -8,7 +8,8 @@
  */
 import { DnsClient } from "./dns-client.ts";
 import { reconcile } from "./dns-reconcile.ts";
-import { parseSettings, SettingsError, USAGE } from "./dns-rfc2136-settings.ts";
+import { parseSettings, USAGE } from "./dns-rfc2136-settings.ts";
+import { settingsOrExit } from "./handler-settings.ts";
 import { parseHandlerEnv, parseHandlerStdin, readStdin, runMain } from "./handler-input.ts";
 import { KeyFileError, loadKeyFile } from "./tsig-key-file.ts";
 
@@ -16,25 +17,16 @@ const NAME = "dns-rfc2136";
 
 /** Run the handler with the process's arguments, environment and standard input; returns the exit code. */
 export async function main(): Promise<number> {
-  let settings: ReturnType<typeof parseSettings>;
+  const parsed = settingsOrExit(NAME, USAGE, () => parseSettings(process.argv.slice(2), process.env));
+  if (parsed.kind === "exit") return parsed.code;
+  const settings = parsed.settings;
   let key: ReturnType<typeof loadKeyFile>;
   try {
-    settings = parseSettings(process.argv.slice(2), process.env);
-    if (settings === "help") {
-      process.stdout.write(USAGE);
-      return 0;
-    }
     key = loadKeyFile(settings.keyFile);
   } catch (e) {
-    if (e instanceof SettingsError) {
-      process.stderr.write(`${NAME}: ${e.message}\n${e.usage ? `\n${USAGE}` : ""}`);
-      return 2;
-    }
-    if (e instanceof KeyFileError) {
-      process.stderr.write(`${NAME}: --key-file (DNS_KEY_FILE): ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    if (!(e instanceof KeyFileError)) throw e;
+    process.stderr.write(`${NAME}: --key-file (DNS_KEY_FILE): ${e.message}\n`);
+    return 2;
   }
   const env = parseHandlerEnv(process.env);
   const { members } = parseHandlerStdin(await readStdin());

@@ -5,6 +5,45 @@
  */
 import { parseArgs } from "node:util";
 
+/** A bad flag, environment variable or setting: exit 2, one line naming it; `usage`: print the usage text too. */
+export class HandlerSettingsError extends Error {
+  override readonly name: string = "HandlerSettingsError";
+  /**
+   * @param message one line naming the setting.
+   * @param usage print the usage text after it.
+   */
+  constructor(
+    message: string,
+    readonly usage = false,
+  ) {
+    super(message);
+  }
+}
+
+/** What {@link settingsOrExit} decided: go on with the settings, or return this exit code. */
+export type SettingsOutcome<T> =
+  { readonly kind: "run"; readonly settings: T } | { readonly kind: "exit"; readonly code: number };
+
+/**
+ * The start of every shipped handler's `main`: parse its settings. `--help` prints `usage` on
+ * stdout (exit 0); a {@link HandlerSettingsError} prints `NAME: message` on stderr, followed by
+ * the usage text when the error asks for it (exit 2). Any other error propagates (exit 1).
+ */
+export function settingsOrExit<T>(name: string, usage: string, parse: () => T | "help"): SettingsOutcome<T> {
+  try {
+    const settings = parse();
+    if (settings === "help") {
+      process.stdout.write(usage);
+      return { kind: "exit", code: 0 };
+    }
+    return { kind: "run", settings };
+  } catch (e) {
+    if (!(e instanceof HandlerSettingsError)) throw e;
+    process.stderr.write(`${name}: ${e.message}\n${e.usage ? `\n${usage}` : ""}`);
+    return { kind: "exit", code: 2 };
+  }
+}
+
 /** What {@link parseHandlerSettings} is given. */
 export interface HandlerSettingsInput<S extends string> {
   /** The arguments, without node and the script. */
@@ -14,8 +53,8 @@ export interface HandlerSettingsInput<S extends string> {
   readonly settings: Readonly<Record<S, string>>;
   /** Whether arguments other than flags are accepted (default false: they are a usage error). */
   readonly positionals?: boolean;
-  /** The handler's own settings error; `usage`: print the usage text after the message. */
-  readonly error: (message: string, usage: boolean) => Error;
+  /** The handler's own settings error (default {@link HandlerSettingsError}); `usage`: print the usage text after the message. */
+  readonly error?: (message: string, usage: boolean) => Error;
 }
 
 /** The parsed flags and environment. */
@@ -37,6 +76,7 @@ export function parseHandlerSettings<S extends string>(
   o: HandlerSettingsInput<S>,
 ): HandlerSettingsValues<S> | "help" {
   const settings: Readonly<Record<string, string>> = o.settings;
+  const error = o.error ?? ((message: string, usage: boolean) => new HandlerSettingsError(message, usage));
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     const options = Object.fromEntries(Object.keys(settings).map((k) => [k, { type: "string" as const }]));
@@ -47,7 +87,7 @@ export function parseHandlerSettings<S extends string>(
       allowPositionals: o.positionals ?? false,
     });
   } catch (e) {
-    throw o.error((e as Error).message.split("\n")[0]!, true);
+    throw error((e as Error).message.split("\n")[0]!, true);
   }
   const { values, positionals } = parsed;
   if (values.help) return "help";
@@ -57,7 +97,7 @@ export function parseHandlerSettings<S extends string>(
   };
   const need = (s: S): string => {
     const v = get(s);
-    if (v === undefined) throw o.error(`--${s} (${settings[s]}) is required`, true);
+    if (v === undefined) throw error(`--${s} (${settings[s]}) is required`, true);
     return v;
   };
   return { get, need, positionals };

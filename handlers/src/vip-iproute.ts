@@ -10,10 +10,10 @@
  * - `add` of an address already present and `del` of one already gone count as done, so
  *   two runs racing (the agent's demote and the lease watchdog's) both succeed.
  */
-import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { parseIp } from "./ip-bytes.ts";
+import { describeFailure, type ProgramRun, ProgramStartError, runProgram } from "./run-program.ts";
 import { cidr, settingLabel, type VipAddress, VipSettingsError } from "./vip-settings.ts";
 
 /** How long an `ip` command may take before it is killed. */
@@ -70,60 +70,26 @@ export function findProgram(program: string, setting: ProgramSetting, pathVar: s
   );
 }
 
-/** How a finished command ended. */
-interface Ran {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly timedOut: boolean;
-}
-
 /** `ip addr add 10.0.0.1/24 dev eth0`, as shown in messages. */
 function shown(p: Program, args: readonly string[]): string {
   return [p.setting, ...args].join(" ");
 }
 
 /** Run `p` with `args` until it exits or `timeoutMs` passes (then SIGKILL). */
-function run(p: Program, args: readonly string[], timeoutMs: number): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(p.path, [...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        new VipCommandMissingError(
-          `${settingLabel(p.setting)}: cannot run ${p.path}: ${e.code ?? ""} ${e.message}`.replace(
-            / +/g,
-            " ",
-          ),
-        ),
-      );
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
+async function run(p: Program, args: readonly string[], timeoutMs: number): Promise<ProgramRun> {
+  try {
+    return await runProgram({ path: p.path, args, timeoutMs });
+  } catch (e) {
+    if (!(e instanceof ProgramStartError)) throw e;
+    throw new VipCommandMissingError(
+      `${settingLabel(p.setting)}: cannot run ${p.path}: ${e.code ?? ""} ${e.message}`.replace(/ +/g, " "),
+    );
+  }
 }
 
 /** A {@link VipCommandError} for a command that did not exit 0. */
-function failed(p: Program, args: readonly string[], r: Ran): VipCommandError {
-  const how = r.timedOut
-    ? "did not finish in time"
-    : r.signal !== null
-      ? `was ended by ${r.signal}`
-      : `failed (exit ${r.code})`;
-  const said = (r.stderr.trim() || r.stdout.trim()).replace(/\s*\n\s*/g, "; ");
-  return new VipCommandError(`${shown(p, args)} ${how}${said ? `: ${said}` : ""}`);
+function failed(p: Program, args: readonly string[], r: ProgramRun): VipCommandError {
+  return new VipCommandError(describeFailure(shown(p, args), r));
 }
 
 /** One address on an interface, as `ip -o addr show` lists it. */

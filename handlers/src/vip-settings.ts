@@ -4,7 +4,7 @@
  * so a bad setting is exit 2 with one line naming it and nothing on the machine changed.
  */
 import { basename } from "node:path";
-import { parseHandlerSettings } from "./handler-settings.ts";
+import { HandlerSettingsError, parseHandlerSettings } from "./handler-settings.ts";
 import { type IpAddress, parseIp } from "./ip-bytes.ts";
 
 /** The default number of gratuitous ARP packets sent by `up` (one second apart). */
@@ -67,18 +67,8 @@ printed); 2 bad usage or a bad setting: a malformed address, a missing interface
 `;
 
 /** A bad argument, environment variable or setting; exit 2. `usage`: print the usage text too. */
-export class VipSettingsError extends Error {
+export class VipSettingsError extends HandlerSettingsError {
   override readonly name: string = "VipSettingsError";
-  /** Whether the usage text should follow the message. */
-  readonly usage: boolean;
-  /**
-   * @param message one line naming the setting.
-   * @param usage print the usage text after it.
-   */
-  constructor(message: string, usage = false) {
-    super(message);
-    this.usage = usage;
-  }
 }
 
 /** The virtual IP: an address and its prefix length. */

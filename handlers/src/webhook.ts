@@ -20,7 +20,7 @@ import { request as httpsRequest } from "node:https";
 import { DurationError, formatDuration, parseDuration } from "../../src/duration.ts";
 import { HANDLER_ENV_NAMES } from "../../src/handler-process.ts";
 import { parseHandlerEnv, parseHandlerStdin, readStdin, runMain } from "./handler-input.ts";
-import { parseHandlerSettings } from "./handler-settings.ts";
+import { HandlerSettingsError, parseHandlerSettings, settingsOrExit } from "./handler-settings.ts";
 
 const NAME = "webhook";
 
@@ -77,18 +77,8 @@ setting.
 `;
 
 /** A bad flag, environment variable or setting; exit 2. `usage`: print the usage text too. */
-export class WebhookSettingsError extends Error {
+export class WebhookSettingsError extends HandlerSettingsError {
   override readonly name = "WebhookSettingsError";
-  /** Whether the usage text should follow the message. */
-  readonly usage: boolean;
-  /**
-   * @param message one line naming the setting.
-   * @param usage print the usage text after it.
-   */
-  constructor(message: string, usage = false) {
-    super(message);
-    this.usage = usage;
-  }
 }
 
 /** The request could not be completed: refused, reset, name not found, or no answer in time. */
@@ -283,18 +273,9 @@ export function deliver(
 
 /** Run the handler with the process's arguments, environment and standard input; returns the exit code. */
 export async function main(): Promise<number> {
-  let settings: WebhookSettings | "help";
-  try {
-    settings = parseWebhookSettings(process.argv.slice(2), process.env);
-  } catch (e) {
-    if (!(e instanceof WebhookSettingsError)) throw e;
-    process.stderr.write(`${NAME}: ${e.message}\n${e.usage ? `\n${USAGE}` : ""}`);
-    return 2;
-  }
-  if (settings === "help") {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = settingsOrExit(NAME, USAGE, () => parseWebhookSettings(process.argv.slice(2), process.env));
+  if (parsed.kind === "exit") return parsed.code;
+  const settings = parsed.settings;
   const env = parseHandlerEnv(process.env);
   const text = await readStdin();
   parseHandlerStdin(text); // refuses a malformed document; the original is sent as it is
