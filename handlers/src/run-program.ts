@@ -35,8 +35,11 @@ export interface ProgramOptions {
   readonly timeoutMs?: number;
 }
 
-/** Output kept of each stream: enough for any message, bounded whatever the program prints. */
-const OUTPUT_LIMIT = 64 * 1024;
+/**
+ * Output kept of each stream: bounded whatever the program prints, and far above what is
+ * parsed (`ip -o addr show dev IF` for an interface with thousands of addresses).
+ */
+const OUTPUT_LIMIT = 1 << 20;
 
 /**
  * Run a program to its end.
