@@ -17,7 +17,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { isIPv4, isIPv6 } from "node:net";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { parseDocument } from "./yaml.ts";
 import { z } from "./zod.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { EVENT_TYPES, type EventType } from "./event-log.ts";

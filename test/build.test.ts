@@ -1,8 +1,8 @@
 /**
  * The production build (`npm run build`, run by `npm ci` through `prepare`) is what
- * `bin/conclave` runs. Its one step beyond tsc: `dist/src/zod.js` is a minified bundle of zod
- * (src/zod.ts says why), so this checks that bundle and an agent that validates its config
- * through it, from `bin/conclave` itself.
+ * `bin/conclave` runs. Its one step beyond tsc: `dist/src/zod.js` and `dist/src/yaml.js` are
+ * minified bundles of those packages (src/zod.ts says why), so this checks the bundles and an
+ * agent that reads and validates its config through them, from `bin/conclave` itself.
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const BUNDLE = join(ROOT, "dist/src/zod.js");
+const BUNDLES = ["zod", "yaml"].map((name) => join(ROOT, `dist/src/${name}.js`));
 
 function conclaveBin(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -22,14 +22,22 @@ function conclaveBin(args: readonly string[]): Promise<{ code: number; stdout: s
   });
 }
 
-test("dist/src/zod.js is one minified module that imports nothing", (t) => {
-  t.true(existsSync(BUNDLE), "dist/ is missing its zod bundle: run `npm run build` (npm ci runs it)");
-  const text = readFileSync(BUNDLE, "utf8");
-  t.false(/\bfrom\s*["']/.test(text), "the bundle imports nothing: zod is inside it");
-  const lines = text.split("\n").length;
-  t.true(text.length / lines > 1000, `the bundle is minified (${lines} lines for ${text.length} bytes)`);
-  t.true(text.length < 600_000, `the bundle is ${text.length} bytes`);
-});
+for (const bundle of BUNDLES) {
+  test(`${bundle.slice(ROOT.length)} is one minified module that imports only Node's own`, (t) => {
+    t.true(existsSync(bundle), "dist/ is missing a bundle: run `npm run build` (npm ci runs it)");
+    const text = readFileSync(bundle, "utf8");
+    const imports = [...text.matchAll(/\bfrom\s*["']([^"']+)["']/g)].map((m) => m[1]);
+    t.deepEqual(
+      imports.filter((m) => !m!.startsWith("node:")),
+      [],
+      "the package is inside the bundle",
+    );
+    const lines = text.split("\n").length;
+    // Readable code averages about 40 characters a line; minified, hundreds or more.
+    t.true(text.length / lines > 400, `the bundle is minified (${lines} lines for ${text.length} bytes)`);
+    t.true(text.length < 600_000, `the bundle is ${text.length} bytes`);
+  });
+}
 
 test("bin/conclave validates a config through the bundle: a bad one names the file and key, exit 2", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "conclave-build-"));
