@@ -8,6 +8,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { connectControl } from "../src/control-client.ts";
 import type { ControlApi } from "../src/control-types.ts";
+import { ELECTOR_V8_FLAGS } from "../src/node-v8-flags.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { type Target, tail } from "./bench-target.ts";
 
@@ -36,6 +37,8 @@ export class ConclaveTarget implements Target {
     this.cluster = await ProcessCluster.create({
       names: this.names,
       runtime: "dist",
+      // As deployed (deploy/systemd/conclave.service, conclave dev).
+      nodeFlags: { elector: ELECTOR_V8_FLAGS },
       logLevel: "warn",
       raftHeartbeat: this.o.raftHeartbeat ?? "100ms",
       electionTimeout: this.o.electionTimeout ?? "1000ms",

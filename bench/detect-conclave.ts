@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlApi, MemberInfo } from "../src/control-types.ts";
-import { MEMBER_V8_FLAGS } from "../src/member-v8-flags.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/node-v8-flags.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { tail } from "./bench-target.ts";
 import { type DetectTarget, type HandlerRun, until } from "./detect-target.ts";
@@ -44,8 +44,8 @@ export class ConclaveMembers implements DetectTarget {
     const c = await ProcessCluster.create({
       names: ELECTORS,
       members: MEMBERS,
-      // As deployed (deploy/systemd/conclave-member.service, conclave dev).
-      memberNodeFlags: MEMBER_V8_FLAGS,
+      // As deployed (deploy/systemd units, conclave dev).
+      nodeFlags: { elector: ELECTOR_V8_FLAGS, member: MEMBER_V8_FLAGS },
       runtime: "dist",
       logLevel: "warn",
     });

@@ -9,7 +9,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { MEMBER_V8_FLAGS } from "../src/member-v8-flags.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/node-v8-flags.ts";
 import { until } from "../test/support/cluster-wait.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { writeService } from "../test/support/service-fixtures.ts";
@@ -50,7 +50,7 @@ function children(pid: number): number[] {
 const c = await ProcessCluster.create({
   names: ["e1", "e2", "e3"],
   members: ["m1"],
-  memberNodeFlags: MEMBER_V8_FLAGS,
+  nodeFlags: { elector: ELECTOR_V8_FLAGS, member: MEMBER_V8_FLAGS },
   runtime: "dist",
   logLevel: "warn",
 });

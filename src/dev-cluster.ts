@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectControl } from "./control-client.ts";
 import { freePort, portFree } from "./free-port.ts";
-import { MEMBER_V8_FLAGS } from "./member-v8-flags.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "./node-v8-flags.ts";
 
 /** Where `conclave dev` writes. */
 export interface DevIo {
@@ -109,8 +109,8 @@ export async function runDevCluster(io: DevIo): Promise<number> {
   const entry = process.argv[1]!;
   const start = (n: DevNode) => {
     const log = openSync(join(dir, `${n.name}.log`), "a");
-    // Members do little: they run lean (a small young generation, no optimizing compiler).
-    const v8 = n.role === "member" ? MEMBER_V8_FLAGS : [];
+    // Each role runs with the flags it is deployed with (node-v8-flags.ts).
+    const v8 = n.role === "member" ? MEMBER_V8_FLAGS : ELECTOR_V8_FLAGS;
     n.proc = spawn(
       process.execPath,
       [...v8, ...process.execArgv, entry, "agent", "--config", join(dir, `${n.name}.yaml`)],

@@ -24,7 +24,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { parse, parseDocument } from "yaml";
 import { type Config, loadConfig } from "../src/config.ts";
-import { MEMBER_V8_FLAGS } from "../src/member-v8-flags.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/node-v8-flags.ts";
 import { opensslAvailable } from "./fixtures/make-test-certs.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 
@@ -208,10 +208,13 @@ test("the systemd units run the agent as conclave, sandboxed, restarting on fail
     t.false(k.has("MemoryDenyWriteExecute"), "V8's JIT needs writable executable memory");
   }
   const elector = unitKeys(join(DEPLOY, "systemd/conclave.service"));
+  // Each unit starts node with the flags conclave dev and the benchmarks use for its role.
+  t.deepEqual(elector.get("ExecStart"), [
+    `/usr/bin/env node ${ELECTOR_V8_FLAGS.join(" ")} /opt/conclave/bin/conclave agent --config /etc/conclave/conclave.yaml`,
+  ]);
   t.deepEqual(elector.get("StateDirectory"), ["conclave"]);
   t.true(elector.get("ReadWritePaths")?.some((p) => p.replace(/^-/, "") === "/var/lib/conclave"));
   const member = unitKeys(join(DEPLOY, "systemd/conclave-member.service"));
-  // The member unit starts node with the flags conclave dev and the benchmarks use.
   t.deepEqual(member.get("ExecStart"), [
     `/usr/bin/env node ${MEMBER_V8_FLAGS.join(" ")} /opt/conclave/bin/conclave agent --config /etc/conclave/conclave.yaml`,
   ]);

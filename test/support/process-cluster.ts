@@ -54,8 +54,11 @@ export interface ProcessClusterOptions {
   electorExtra?: string;
   /** YAML appended to one member's config (e.g. `services_dir:` or `checks:`), by name. */
   memberExtra?: Record<string, string>;
-  /** Node.js flags for the member-only agents (e.g. MEMBER_V8_FLAGS, as deployed); none by default. */
-  memberNodeFlags?: readonly string[];
+  /**
+   * Node.js flags by role (e.g. MEMBER_V8_FLAGS and ELECTOR_V8_FLAGS, as deployed); none by
+   * default. A node with the elector role gets `elector`, a member-only node `member`.
+   */
+  nodeFlags?: { readonly elector?: readonly string[]; readonly member?: readonly string[] };
   /** YAML appended to one node's config (elector or member), by name: e.g. its own `http:`. */
   nodeExtra?: Record<string, string>;
   /** `timing.master_lease` (default: DESIGN.md's 3s). */
@@ -178,7 +181,7 @@ export class ProcessCluster {
     const memberOnly = this.o.members?.includes(name) ?? false;
     const { cmd: bin, argv: args } = this.command(
       ["agent", "--config", node.configFile],
-      memberOnly ? (this.o.memberNodeFlags ?? []) : [],
+      (memberOnly ? this.o.nodeFlags?.member : this.o.nodeFlags?.elector) ?? [],
     );
     const prefix = this.o.spawnPrefix?.[name] ?? [];
     const [cmd, argv] = prefix.length > 0 ? [prefix[0]!, [...prefix.slice(1), bin, ...args]] : [bin, args];
