@@ -10,7 +10,13 @@
  */
 import { hostname } from "node:os";
 import { headline, oneLine, report } from "./event-summary.ts";
-import { parseHandlerEnv, parseHandlerStdin, readStdin, runMain } from "./handler-input.ts";
+import {
+  type HandlerInput,
+  parseHandlerEnv,
+  parseHandlerStdin,
+  readStdin,
+  runMain,
+} from "./handler-input.ts";
 import { HandlerSettingsError, parseHandlerSettings, settingsOrExit } from "./handler-settings.ts";
 import { describeFailure, type ProgramRun, ProgramStartError, runProgram } from "./run-program.ts";
 
@@ -85,11 +91,7 @@ export function parseMailSettings(argv: readonly string[], env: NodeJS.ProcessEn
 const idPart = (s: string) => s.replace(/[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]/g, "_") || "_";
 
 /** The whole message: headers, a blank line, the report. */
-export function buildMail(
-  settings: MailSettings,
-  input: Parameters<typeof report>[0],
-  now: Date = new Date(),
-): string {
+export function buildMail(settings: MailSettings, input: HandlerInput, now: Date = new Date()): string {
   const { env } = input;
   const subject = `${settings.subjectPrefix}${env.cluster ? `${oneLine(env.cluster)}: ` : ""}${headline(input)}`;
   return [
