@@ -158,6 +158,14 @@ export async function readStdin(stream: NodeJS.ReadableStream = process.stdin): 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The whole input of a run: the `CONCLAVE_*` environment and the stdin document, both checked. */
+export async function readHandlerInput(
+  env: NodeJS.ProcessEnv = process.env,
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<HandlerInput> {
+  return { env: parseHandlerEnv(env), ...parseHandlerStdin(await readStdin(stdin)) };
+}
+
 /** The host part of `host:port` (brackets of an IPv6 host removed). */
 export function hostOf(address: string): string {
   const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(address);

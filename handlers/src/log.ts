@@ -9,17 +9,11 @@
  * Exit codes: 0 recorded (or already recorded); 1 the file or logger failed, or bad handler
  * input (the runner retries); 2 a bad setting.
  */
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { headline, memberCounts, oneLine } from "./event-summary.ts";
-import {
-  type HandlerInput,
-  parseHandlerEnv,
-  parseHandlerStdin,
-  readStdin,
-  runMain,
-} from "./handler-input.ts";
+import { type HandlerInput, readHandlerInput, runMain } from "./handler-input.ts";
 import { HandlerSettingsError, parseHandlerSettings, settingsOrExit } from "./handler-settings.ts";
-import { describeFailure, type ProgramRun, ProgramStartError, runProgram } from "./run-program.ts";
+import { runToSuccess } from "./run-program.ts";
 
 const NAME = "log";
 
@@ -126,7 +120,7 @@ export function logRecord(input: HandlerInput, now: Date = new Date()): Record<s
 const TAIL_BYTES = 1 << 20;
 
 /** Whether the last {@link TAIL_BYTES} of the open file hold a line for this event and handler. */
-async function alreadyRecorded(fh: import("node:fs/promises").FileHandle, eventId: number, handler: string) {
+async function alreadyRecorded(fh: FileHandle, eventId: number, handler: string) {
   const { size } = await fh.stat();
   const start = Math.max(0, size - TAIL_BYTES);
   const buf = Buffer.alloc(size - start);
@@ -145,7 +139,7 @@ async function alreadyRecorded(fh: import("node:fs/promises").FileHandle, eventI
 
 /** Append the record to the file (one write, then fsync); false when it was already there. */
 export async function appendRecord(path: string, input: HandlerInput): Promise<boolean> {
-  let fh: import("node:fs/promises").FileHandle;
+  let fh: FileHandle;
   try {
     fh = await open(path, "a+", 0o640);
   } catch (e) {
@@ -174,15 +168,12 @@ export async function sendSyslog(
     `${env.cluster ? `${env.cluster}: ` : ""}${headline(input)} (event ${input.event.id}, attempt ${env.attempt}, ` +
       `fence ${env.fence}); members ${memberCounts(input.members)}`,
   );
-  const args = ["-t", s.tag, "-p", priority, "--", line];
-  let r: ProgramRun;
-  try {
-    r = await runProgram({ path: s.logger, args });
-  } catch (e) {
-    if (!(e instanceof ProgramStartError)) throw e;
-    throw new Error(`--logger (LOG_LOGGER): cannot run ${s.logger}: ${e.code ?? e.message}`);
-  }
-  if (r.code !== 0) throw new Error(describeFailure(`${s.logger} -t ${s.tag} -p ${priority}`, r));
+  await runToSuccess({
+    path: s.logger,
+    args: ["-t", s.tag, "-p", priority, "--", line],
+    setting: "--logger (LOG_LOGGER)",
+    shown: `${s.logger} -t ${s.tag} -p ${priority}`,
+  });
 }
 
 /** Run the handler with the process's arguments, environment and standard input; returns the exit code. */
@@ -190,7 +181,7 @@ export async function main(): Promise<number> {
   const parsed = settingsOrExit(NAME, USAGE, () => parseLogSettings(process.argv.slice(2), process.env));
   if (parsed.kind === "exit") return parsed.code;
   const s = parsed.settings;
-  const input: HandlerInput = { env: parseHandlerEnv(process.env), ...parseHandlerStdin(await readStdin()) };
+  const input = await readHandlerInput();
   const what = `${headline(input)} (event ${input.event.id}, attempt ${input.env.attempt})`;
   if (s.kind === "syslog") {
     await sendSyslog(s, input);

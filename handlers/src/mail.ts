@@ -10,15 +10,9 @@
  */
 import { hostname } from "node:os";
 import { headline, oneLine, report } from "./event-summary.ts";
-import {
-  type HandlerInput,
-  parseHandlerEnv,
-  parseHandlerStdin,
-  readStdin,
-  runMain,
-} from "./handler-input.ts";
+import { type HandlerInput, readHandlerInput, runMain } from "./handler-input.ts";
 import { HandlerSettingsError, parseHandlerSettings, settingsOrExit } from "./handler-settings.ts";
-import { describeFailure, type ProgramRun, ProgramStartError, runProgram } from "./run-program.ts";
+import { runToSuccess } from "./run-program.ts";
 
 const NAME = "mail";
 
@@ -112,29 +106,23 @@ export function buildMail(settings: MailSettings, input: HandlerInput, now: Date
   ].join("\n");
 }
 
-/** sendmail failed (could not start, a non-zero exit, a signal): exit 1, so the runner retries. */
-export class SendmailError extends Error {
-  override readonly name = "SendmailError";
-}
-
-/** Hand `message` to sendmail; resolves once it exited 0. */
+/** Hand `message` to sendmail; resolves once it exited 0 (else a ProgramFailedError, exit 1). */
 export async function sendmail(program: string, message: string): Promise<void> {
-  let r: ProgramRun;
-  try {
-    r = await runProgram({ path: program, args: ["-t", "-oi"], stdin: message });
-  } catch (e) {
-    if (!(e instanceof ProgramStartError)) throw e;
-    throw new SendmailError(`--sendmail (MAIL_SENDMAIL): cannot run ${program}: ${e.code ?? e.message}`);
-  }
-  if (r.code !== 0) throw new SendmailError(describeFailure(`${program} -t -oi`, r));
+  await runToSuccess({
+    path: program,
+    args: ["-t", "-oi"],
+    stdin: message,
+    setting: "--sendmail (MAIL_SENDMAIL)",
+    shown: `${program} -t -oi`,
+  });
 }
 
 /** Run the handler with the process's arguments, environment and standard input; returns the exit code. */
 export async function main(): Promise<number> {
   const parsed = settingsOrExit(NAME, USAGE, () => parseMailSettings(process.argv.slice(2), process.env));
   if (parsed.kind === "exit") return parsed.code;
-  const env = parseHandlerEnv(process.env);
-  const input = { env, ...parseHandlerStdin(await readStdin()) };
+  const input = await readHandlerInput();
+  const env = input.env;
   await sendmail(parsed.settings.sendmail, buildMail(parsed.settings, input));
   process.stdout.write(
     `${NAME}: sent ${headline(input)} (event ${env.eventId}, attempt ${env.attempt}) to ${parsed.settings.to.join(", ")}\n`,

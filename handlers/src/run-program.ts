@@ -91,3 +91,33 @@ export function describeFailure(shown: string, r: ProgramRun): string {
   const said = (r.stderr.trim() || r.stdout.trim()).replace(/\s*\n\s*/g, "; ");
   return `${shown} ${how}${said ? `: ${said}` : ""}`;
 }
+
+/** A helper program could not be started or did not exit 0: exit 1, so the runner retries. */
+export class ProgramFailedError extends Error {
+  override readonly name = "ProgramFailedError";
+}
+
+/** What {@link runToSuccess} runs, and how messages name it. */
+export interface CheckedProgramOptions extends ProgramOptions {
+  /** The setting the program's path comes from, e.g. `--sendmail (MAIL_SENDMAIL)`. */
+  readonly setting: string;
+  /** The command as messages show it, e.g. `/usr/sbin/sendmail -t -oi`. */
+  readonly shown: string;
+}
+
+/**
+ * Run a program that must exit 0.
+ * @throws ProgramFailedError naming the setting when it cannot be started, and saying how it
+ *   failed (see {@link describeFailure}) otherwise
+ */
+export async function runToSuccess(o: CheckedProgramOptions): Promise<ProgramRun> {
+  let r: ProgramRun;
+  try {
+    r = await runProgram(o);
+  } catch (e) {
+    if (!(e instanceof ProgramStartError)) throw e;
+    throw new ProgramFailedError(`${o.setting}: cannot run ${o.path}: ${e.code ?? e.message}`);
+  }
+  if (r.code !== 0) throw new ProgramFailedError(describeFailure(o.shown, r));
+  return r;
+}
