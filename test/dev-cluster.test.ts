@@ -40,7 +40,7 @@ test("conclave dev: kill -9 a member, the demo handler runs once; Ctrl-C stops e
   t.regex(html, /<td>web2<\/td><td>127\.0\.0\.1:\d+<\/td><td><span class="badge bad">down<\/span>/);
   t.is((await fetch(`${page}healthz`)).status, 200);
 
-  const exited = new Promise<number | null>((r) => dev.once("exit", (code) => r(code)));
+  const exited = new Promise<number | null>((r) => dev.once("close", (code) => r(code)));
   dev.kill("SIGINT");
   t.is(await exited, 0);
   t.regex(out, /no process left behind/);
