@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import { memberDownEnv } from "./support/handler-env.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "conclave-mail-log-"));
@@ -37,18 +38,7 @@ const STDIN_DOC = {
   ],
 };
 
-const CONCLAVE_ENV = {
-  CONCLAVE_EVENT: "member-down",
-  CONCLAVE_EVENT_ID: "42",
-  CONCLAVE_TERM: "3",
-  CONCLAVE_FENCE: "3:57",
-  CONCLAVE_ATTEMPT: "1",
-  CONCLAVE_HANDLER: "notify",
-  CONCLAVE_MEMBER: "web2",
-  CONCLAVE_MEMBER_ADDRESS: "10.0.0.2:7400",
-  CONCLAVE_SERVICE: "",
-  CONCLAVE_CLUSTER: "shop",
-};
+const CONCLAVE_ENV = memberDownEnv({ CONCLAVE_ATTEMPT: "1", CONCLAVE_CLUSTER: "shop" });
 
 interface Result {
   code: number | null;

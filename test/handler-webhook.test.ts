@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import { memberDownEnv } from "./support/handler-env.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HANDLER = join(ROOT, "handlers/src/webhook.ts");
@@ -56,18 +57,7 @@ const STDIN_DOC = {
   ],
 };
 
-const CONCLAVE_ENV = {
-  CONCLAVE_EVENT: "member-down",
-  CONCLAVE_EVENT_ID: "42",
-  CONCLAVE_TERM: "3",
-  CONCLAVE_FENCE: "3:57",
-  CONCLAVE_ATTEMPT: "2",
-  CONCLAVE_HANDLER: "notify",
-  CONCLAVE_MEMBER: "web2",
-  CONCLAVE_MEMBER_ADDRESS: "10.0.0.2:7400",
-  CONCLAVE_SERVICE: "",
-  CONCLAVE_CLUSTER: "test-cluster",
-};
+const CONCLAVE_ENV = memberDownEnv();
 
 interface Result {
   code: number | null;
