@@ -40,6 +40,11 @@ const SECURITY_HEADERS = {
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
 };
 
+const TEXT = "text/plain; charset=utf-8";
+const HTML = "text/html; charset=utf-8";
+/** What the port serves; anything else is a 404, answered without taking a snapshot. */
+const ROUTES = new Set(["/", "/api/status", "/metrics", "/healthz"]);
+
 function send(res: ServerResponse, req: IncomingMessage, status: number, type: string, body: string): void {
   res.writeHead(status, {
     ...SECURITY_HEADERS,
@@ -64,47 +69,37 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<RunningStat
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
-      return send(
-        res,
-        req,
-        405,
-        "text/plain; charset=utf-8",
-        "method not allowed: the status port is read-only\n",
-      );
+      return send(res, req, 405, TEXT, "method not allowed: the status port is read-only\n");
     }
     const url = new URL(req.url ?? "/", "http://status.invalid");
+    if (!ROUTES.has(url.pathname)) return send(res, req, 404, TEXT, `not found: ${url.pathname}\n`);
+    const snap = await takeSnapshot(o.source);
     switch (url.pathname) {
-      case "/": {
-        const snap = await takeSnapshot(o.source);
-        return url.searchParams.get("part") === "main"
-          ? send(res, req, 200, "text/html; charset=utf-8", renderStatusMain(snap))
-          : send(res, req, 200, "text/html; charset=utf-8", renderStatusPage(snap));
-      }
-      case "/api/status":
-        return send(res, req, 200, "application/json", `${JSON.stringify(await takeSnapshot(o.source))}\n`);
-      case "/metrics":
+      case "/":
         return send(
           res,
           req,
           200,
-          metrics.registry.contentType,
-          await metrics.text(await takeSnapshot(o.source)),
+          HTML,
+          url.searchParams.get("part") === "main" ? renderStatusMain(snap) : renderStatusPage(snap),
         );
-      case "/healthz": {
-        const h = healthOf(await takeSnapshot(o.source));
+      case "/api/status":
+        return send(res, req, 200, "application/json", `${JSON.stringify(snap)}\n`);
+      case "/metrics":
+        return send(res, req, 200, metrics.registry.contentType, await metrics.text(snap));
+      default: {
+        // /healthz
+        const h = healthOf(snap);
         return h.ok
-          ? send(res, req, 200, "text/plain; charset=utf-8", "ok\n")
-          : send(res, req, 503, "text/plain; charset=utf-8", `${h.problems.join("\n")}\n`);
+          ? send(res, req, 200, TEXT, "ok\n")
+          : send(res, req, 503, TEXT, `${h.problems.join("\n")}\n`);
       }
-      default:
-        return send(res, req, 404, "text/plain; charset=utf-8", `not found: ${url.pathname}\n`);
     }
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.warn({ err, url: req.url }, "status page: request failed");
-      if (!res.headersSent)
-        send(res, req, 500, "text/plain; charset=utf-8", "internal error; see the node's log\n");
+      if (!res.headersSent) send(res, req, 500, TEXT, "internal error; see the node's log\n");
       else res.destroy();
     });
   });
