@@ -6,9 +6,9 @@
  * {@link connectControl}, sent to the leader.
  */
 import { readFileSync, rmSync } from "node:fs";
-import { connectControl } from "../src/control-client.ts";
-import type { ControlApi } from "../src/control-types.ts";
-import { ELECTOR_V8_FLAGS } from "../src/node-v8-flags.ts";
+import { connectControl } from "../src/control/control-client.ts";
+import type { ControlApi } from "../src/control/control-types.ts";
+import { ELECTOR_V8_FLAGS } from "../src/dev/node-v8-flags.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { type Target, tail } from "./bench-target.ts";
 

@@ -9,8 +9,8 @@
  */
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ControlApi, MemberInfo } from "../src/control-types.ts";
-import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/node-v8-flags.ts";
+import type { ControlApi, MemberInfo } from "../src/control/control-types.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/dev/node-v8-flags.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { tail } from "./bench-target.ts";
 import { type DetectTarget, type HandlerRun, until } from "./detect-target.ts";

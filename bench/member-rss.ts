@@ -9,7 +9,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/node-v8-flags.ts";
+import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../src/dev/node-v8-flags.ts";
 import { until } from "../test/support/cluster-wait.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { writeService } from "../test/support/service-fixtures.ts";

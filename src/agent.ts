@@ -5,8 +5,8 @@
  * (member-left), an elector finishes the Ready in progress and closes its data dir.
  */
 import pino from "pino";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
-import type { NodeViewSource } from "./node-view.ts";
+import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import type { NodeViewSource } from "./status/node-view.ts";
 
 /**
  * The `agent` command: load the config, start, and stop on SIGTERM / SIGINT.
@@ -28,7 +28,7 @@ export async function runAgent(configFile: string): Promise<number> {
   const view: NodeViewSource = { node: config.name };
   if (config.roles.elector) {
     // Imported only here, so a member-only process never loads LevelDB or Raft.
-    const { AgentStartError, startElector } = await import("./elector.ts");
+    const { AgentStartError, startElector } = await import("./elector/elector.ts");
     try {
       const elector = await startElector(config, logger);
       stops.push(() => elector.stop());
@@ -43,8 +43,8 @@ export async function runAgent(configFile: string): Promise<number> {
     }
   }
   if (config.roles.member) {
-    const { ServicesDirError } = await import("./services-dir.ts");
-    const { startMember } = await import("./member-runtime.ts");
+    const { ServicesDirError } = await import("./member/services/services-dir.ts");
+    const { startMember } = await import("./member/start-member.ts");
     let member: Awaited<ReturnType<typeof startMember>>;
     try {
       member = await startMember(config, logger);
@@ -63,7 +63,7 @@ export async function runAgent(configFile: string): Promise<number> {
   }
   if (config.http) {
     // Loaded only when configured: prom-client and the page cost a member nothing otherwise.
-    const { StatusHttpBindError, startStatusHttp } = await import("./status-http.ts");
+    const { StatusHttpBindError, startStatusHttp } = await import("./status/status-http.ts");
     try {
       const http = await startStatusHttp({ listen: config.http, source: view, logger });
       // Closed first: nothing should read a half-stopped node.

@@ -2,9 +2,9 @@
  * Entry point of the `conclave` executable (bin/conclave loads the built copy of this).
  */
 import { runAgent } from "./agent.ts";
-import { runCli } from "./cli.ts";
-import { connectControl } from "./control-client.ts";
-import { runDevCluster } from "./dev-cluster.ts";
+import { runCli } from "./cli/cli.ts";
+import { connectControl } from "./control/control-client.ts";
+import { runDevCluster } from "./dev/dev-cluster.ts";
 
 const code = await runCli(process.argv.slice(2), {
   out: (s) => process.stdout.write(s),

@@ -4,7 +4,7 @@
  * a bad setting is always exit 2 with one line naming it.
  */
 import { isIP } from "node:net";
-import { DurationError, parseDuration } from "../../src/duration.ts";
+import { DurationError, parseDuration } from "../../src/config/duration.ts";
 import { canonicalName, isValidName } from "./dns-wire.ts";
 import { HandlerSettingsError, parseHandlerSettings } from "./handler-settings.ts";
 

@@ -3,7 +3,7 @@
  * committed event log, check members are up.
  */
 import type { ExecutionContext } from "ava";
-import type { ControlApi } from "../../src/control-types.ts";
+import type { ControlApi } from "../../src/control/control-types.ts";
 import { ProcessCluster, type ProcessClusterOptions } from "./process-cluster.ts";
 
 /** A committed event as tests read it. */

@@ -11,7 +11,7 @@ import {
   type MemoryStorageOptions,
   type Snapshot,
 } from "../../raft/index.ts";
-import type { LogStore, PersistBatch } from "../../src/log-store.ts";
+import type { LogStore, PersistBatch } from "../../src/storage/log-store.ts";
 
 /** In-memory LogStore. `writes` counts persist calls (one per Ready with something durable). */
 export class MemoryLogStore implements LogStore {

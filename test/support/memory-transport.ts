@@ -3,7 +3,7 @@
  * turn of the event loop, and links can be cut to make partitions.
  */
 import type { Message, NodeId } from "../../raft/index.ts";
-import type { PeerTransport, PeerTransportEvents } from "../../src/peer-transport.ts";
+import type { PeerTransport, PeerTransportEvents } from "../../src/transport/peer-transport.ts";
 
 /** The shared in-memory network. */
 export class MemoryNetwork {

@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectControl } from "../../src/control-client.ts";
-import type { ControlApi, StatusResponse } from "../../src/control-types.ts";
-import { freePort } from "../../src/free-port.ts";
+import { connectControl } from "../../src/control/control-client.ts";
+import type { ControlApi, StatusResponse } from "../../src/control/control-types.ts";
+import { freePort } from "../../src/dev/free-port.ts";
 
 export { freePort };
 

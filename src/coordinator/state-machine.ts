@@ -1,0 +1,170 @@
+/**
+ * The replicated state machine frame: applies committed Raft entries in log order, takes
+ * snapshots and restores them. Deterministic: the same entries give the same state on
+ * every elector. Sections (the KV configuration now; members, events and handler runs
+ * later) keep their own data; this class routes commands to them and owns the snapshot.
+ */
+import { decodeConfChange, type Entry, type NodeId } from "../../raft/index.ts";
+import { BadCommandError, type CommandResult, decodeCommand } from "./commands.ts";
+import { EventLog, type EventLogSnapshot } from "./event-log.ts";
+import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
+import { type KvEntry, KvStore } from "./kv-store.ts";
+import { type MasterRecord, MastersState } from "./masters-state.ts";
+import { type MemberRecord, MembersState } from "./members-state.ts";
+import { type ClusterChecks, ClusterChecksState } from "./cluster-checks-state.ts";
+
+/** The outcome of applying one entry. */
+export type ApplyOutcome =
+  | { readonly kind: "result"; readonly result: CommandResult }
+  | { readonly kind: "noop" }
+  | { readonly kind: "conf"; readonly electors: ReadonlyMap<NodeId, string> }
+  /** The entry's data is not a valid command. Every elector skips it the same way. */
+  | { readonly kind: "rejected"; readonly reason: string };
+
+/** The snapshot could not be read (wrong version, not ours, damaged). */
+export class BadSnapshotError extends Error {
+  override readonly name = "BadSnapshotError";
+}
+
+interface SnapshotV1 {
+  version: 1;
+  index: number;
+  electors: [NodeId, string][];
+  kv: [string, KvEntry][];
+  /** Absent in snapshots taken before the event log existed. */
+  events?: EventLogSnapshot;
+  members?: MemberRecord[];
+  handlerRuns?: HandlerRunRecord[];
+  masters?: MasterRecord[];
+  clusterChecks?: ClusterChecks;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Conclave's replicated state. */
+export class CoordinatorState {
+  /** The index of the last applied entry. */
+  applied = 0;
+  readonly kv = new KvStore();
+  /** The hash-chained audit log of events. */
+  readonly events = new EventLog();
+  /** The member table, folded from the events. */
+  readonly members = new MembersState();
+  /** Handler runs, folded from the handler-* events. */
+  readonly handlerRuns = new HandlerRunsState();
+  /** Each service's master and epoch, folded from master-promoted / master-demoted. */
+  readonly masters = new MastersState();
+  /** Cluster-wide check definitions, folded from checks-updated. */
+  readonly clusterChecks = new ClusterChecksState();
+  /** Elector addresses: founders from the config, later ones from membership-change contexts. */
+  private readonly electors = new Map<NodeId, string>();
+
+  /** @param founders the founding electors (name -> address) from `cluster.electors`. */
+  constructor(founders: ReadonlyMap<NodeId, string> = new Map()) {
+    for (const [n, a] of founders) this.electors.set(n, a);
+  }
+
+  /** The elector address book as of the applied index. */
+  electorAddresses(): ReadonlyMap<NodeId, string> {
+    return this.electors;
+  }
+
+  /**
+   * Apply one committed entry. Invariant: entries arrive in index order without gaps
+   * (`entry.index === applied + 1`), which the driver guarantees.
+   */
+  apply(entry: Entry): ApplyOutcome {
+    if (entry.index !== this.applied + 1) {
+      throw new Error(`state machine: entry ${entry.index} applied after ${this.applied}`);
+    }
+    this.applied = entry.index;
+    if (entry.type === "conf") {
+      const cc = decodeConfChange(entry.data);
+      if (cc.type === "remove") this.electors.delete(cc.node);
+      else if (cc.context) this.electors.set(cc.node, cc.context);
+      return { kind: "conf", electors: this.electors };
+    }
+    if (entry.data.length === 0) return { kind: "noop" };
+    try {
+      const cmd = decodeCommand(entry.data);
+      switch (cmd.type) {
+        case "kv-put":
+          return {
+            kind: "result",
+            result: { type: "kv-put", revision: this.kv.put(cmd.key, cmd.value, entry.index) },
+          };
+        case "kv-delete":
+          return {
+            kind: "result",
+            result: { type: "kv-delete", deleted: this.kv.delete(cmd.key), revision: entry.index },
+          };
+        case "event": {
+          const event = this.events.append({ index: entry.index, term: entry.term, ...cmd.event });
+          this.members.apply(event);
+          this.handlerRuns.apply(event);
+          this.masters.apply(event);
+          this.clusterChecks.apply(event);
+          return { kind: "result", result: { type: "event", event } };
+        }
+      }
+    } catch (e) {
+      if (e instanceof BadCommandError) return { kind: "rejected", reason: e.message };
+      throw e;
+    }
+  }
+
+  /** Serialize the whole state at the applied index. */
+  snapshot(): Uint8Array {
+    const s: SnapshotV1 = {
+      version: 1,
+      index: this.applied,
+      electors: [...this.electors.entries()],
+      kv: this.kv.snapshot(),
+      events: this.events.snapshot(),
+      members: this.members.snapshot(),
+      handlerRuns: this.handlerRuns.snapshot(),
+      masters: this.masters.snapshot(),
+      clusterChecks: this.clusterChecks.snapshot(),
+    };
+    return encoder.encode(JSON.stringify(s));
+  }
+
+  /**
+   * Replace the state with a snapshot taken at `index`. Empty data is the founding snapshot
+   * (nothing applied yet beyond the founding configuration).
+   * @throws BadSnapshotError when the data is not a snapshot of this version.
+   */
+  restore(index: number, data: Uint8Array): void {
+    if (data.length === 0) {
+      this.kv.restore([]);
+      this.events.clear();
+      this.members.restore([]);
+      this.handlerRuns.restore([]);
+      this.masters.restore([]);
+      this.clusterChecks.restore(undefined);
+      this.applied = index;
+      return;
+    }
+    let s: SnapshotV1;
+    try {
+      s = JSON.parse(decoder.decode(data)) as SnapshotV1;
+    } catch {
+      throw new BadSnapshotError(`snapshot at ${index} is not valid JSON`);
+    }
+    if (s.version !== 1)
+      throw new BadSnapshotError(`snapshot at ${index} has unknown version ${String(s.version)}`);
+    if (s.index !== index)
+      throw new BadSnapshotError(`snapshot data is for index ${s.index}, metadata says ${index}`);
+    this.electors.clear();
+    for (const [n, a] of s.electors) this.electors.set(n, a);
+    this.kv.restore(s.kv);
+    if (s.events) this.events.restore(s.events);
+    else this.events.clear();
+    this.members.restore(s.members ?? []);
+    this.handlerRuns.restore(s.handlerRuns ?? []);
+    this.masters.restore(s.masters ?? []);
+    this.clusterChecks.restore(s.clusterChecks);
+    this.applied = index;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The elector role: opens the data dir (bootstrapping a founding node from
+ * `cluster.electors`, or starting empty when `cluster.join` is set), serves Raft peers, the
+ * control API and member streams on `listen`, drives the Raft group, and, while leading,
+ * judges members (failure detection). Loaded only by nodes with the elector role.
+ */
+import { createHash, randomInt } from "node:crypto";
+import type { Logger } from "pino";
+import { SeededRng } from "../../raft/index.ts";
+import type { Config } from "../config/config.ts";
+import { connectControl } from "../control/control-client.ts";
+import { ControlService, registerControlService } from "../control/control-service.ts";
+import { ElectorNode } from "./elector-node.ts";
+import { GrpcPeerTransport, registerRaftPeerService } from "../transport/grpc-peer-transport.ts";
+import { createGrpcServer, type GrpcServer } from "../rpc/grpc-server.ts";
+import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "../storage/log-store-level.ts";
+import { canonicalJson, type EventFields, type JsonValue } from "../coordinator/event-log.ts";
+import { HandlerRunner } from "./leader/handler-runner.ts";
+import { registerMemberService } from "./member-service.ts";
+import { MasterKeeper } from "./leader/master-keeper.ts";
+import { MemberTracker } from "./leader/member-tracker.ts";
+import { memberView } from "../coordinator/member-view.ts";
+import { type ElectorSnapshot, RECENT_EVENTS } from "../status/node-view.ts";
+import { CoordinatorState } from "../coordinator/state-machine.ts";
+
+/** Cluster name sent with every peer message (a later config key may set it). */
+const CLUSTER_NAME = "conclave";
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly config: Config;
+  readonly server: GrpcServer;
+  readonly node: ElectorNode;
+  /** This node's own view of the replicated state, for the status page and `/metrics`. */
+  view(): Promise<ElectorSnapshot>;
+  /** Stop gracefully. */
+  stop(): Promise<void>;
+}
+
+/** The agent could not start; `exitCode` says how the CLI should exit (2: bad config). */
+export class AgentStartError extends Error {
+  override readonly name = "AgentStartError";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Start an elector from a validated config. */
+export async function startElector(config: Config, logger: Logger): Promise<RunningAgent> {
+  if (!config.dataDir) throw new AgentStartError(`${config.file}: data_dir: required for an elector`, 2);
+  const founders = new Map(Object.entries(config.cluster.electors));
+  const tls = config.cluster.tls ?? undefined;
+  let store: LevelLogStore;
+  try {
+    store = await LevelLogStore.open({
+      dir: config.dataDir,
+      ...(config.cluster.join ? {} : { bootstrap: { voters: [...founders.keys()].sort(), learners: [] } }),
+    });
+  } catch (e) {
+    if (e instanceof DataDirCorruptError || e instanceof DataDirLockedError)
+      throw new AgentStartError(e.message, 1);
+    throw e;
+  }
+  const server = await createGrpcServer({
+    listen: config.listen,
+    token: config.cluster.token,
+    logger,
+    ...(tls ? { tls } : {}),
+  });
+  const state = new CoordinatorState(founders);
+  const electionTicks = Math.max(
+    2,
+    Math.round(config.timing.electionTimeoutMs / config.timing.raftHeartbeatMs),
+  );
+  // Like etcd's --snapshot-count: entries applied between snapshots (tests use small values).
+  const snapshotEntries = Number(process.env.CONCLAVE_SNAPSHOT_ENTRIES) || undefined;
+  const node = new ElectorNode({
+    ...(snapshotEntries ? { snapshotEntries } : {}),
+    id: config.name,
+    store,
+    state,
+    founders,
+    tickMs: config.timing.raftHeartbeatMs,
+    electionTicks,
+    rng: new SeededRng(randomInt(2 ** 31)),
+    logger,
+    onFatal: (err) => {
+      logger.fatal({ err }, "cannot continue: a write to the data dir failed; restart to recover from disk");
+      process.exit(1);
+    },
+    transport: (events) => {
+      registerRaftPeerService(server, {
+        self: config.name,
+        cluster: CLUSTER_NAME,
+        logger,
+        onMessage: events.onMessage,
+      });
+      return new GrpcPeerTransport({
+        self: config.name,
+        cluster: CLUSTER_NAME,
+        token: config.cluster.token,
+        logger,
+        events,
+        ...(tls ? { tls } : {}),
+      });
+    },
+  });
+  const control = new ControlService({
+    node,
+    state,
+    logger,
+    // The runner is created below; requests only arrive once the node is serving.
+    retryHandler: (eventId, handler) => runner.retry(eventId, handler),
+    requestSwitchover: (service, member) => keeper.requestSwitchover(service, member),
+    candidates: (service) => keeper.candidates(service),
+    reportedRole: (member, service) => keeper.reported(member, service),
+    switchoverTimeoutMs: Math.max(
+      10_000,
+      4 * config.timing.masterLeaseMs +
+        4 * config.timing.memberTimeoutMs +
+        4 * config.timing.electionTimeoutMs,
+    ),
+    handlersDigest: createHash("sha256")
+      .update(canonicalJson(config.handlers as unknown as JsonValue))
+      .digest("hex"),
+    requestTimeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
+    catchUpTimeoutMs: 60_000,
+    connect: (addr) =>
+      connectControl({
+        addr,
+        token: config.cluster.token,
+        timeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
+        retryUnavailable: false,
+        ...(tls ? { tls } : {}),
+      }),
+  });
+  registerControlService(server, control, logger);
+
+  /** Commit one event decided on this node (stamped with this node's wall clock). */
+  const proposeEvent = async (e: Omit<EventFields, "time">): Promise<void> => {
+    await node.propose({
+      type: "event",
+      event: { time: new Date().toISOString(), ...e, details: { ...e.details } },
+    });
+  };
+
+  // Failure detection runs on the leader only; a new leader gives members a full grace period.
+  const tracker = new MemberTracker({
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    members: () => state.members.list(),
+    member: (name) => state.members.get(name),
+    propose: (e) => proposeEvent({ ...e, service: null }),
+    logger,
+  });
+  const keeper = new MasterKeeper({
+    leaseMs: config.timing.masterLeaseMs,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    masters: state.masters,
+    members: state.members,
+    lastSeen: (name) => tracker.lastSeenAt(name),
+    propose: (e) => proposeEvent(e),
+    logger,
+  });
+  const runner = new HandlerRunner({
+    self: config.name,
+    cluster: CLUSTER_NAME,
+    handlers: config.handlers,
+    state,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    logger,
+    propose: async (event) => {
+      const out = await node.propose({ type: "event", event });
+      if (out.kind !== "result" || out.result.type !== "event")
+        throw new Error(`unexpected outcome ${out.kind}`);
+      return out.result.event;
+    },
+  });
+  /** Events applied since start, by type (`/metrics`). */
+  const eventCounts: Record<string, number> = {};
+  // A new leader acts on members and handlers only once its own leader-elected entry is
+  // applied: everything its predecessors committed is applied by then, so it never judges
+  // from a stale view (a duplicate member-down, or attempt 1 of a handler already started).
+  node.onApplied((_entry, outcome) => {
+    if (outcome.kind !== "result" || outcome.result.type !== "event") return;
+    const e = outcome.result.event;
+    eventCounts[e.type] = (eventCounts[e.type] ?? 0) + 1;
+    const s = node.status();
+    if (
+      e.type === "leader-elected" &&
+      e.details.leader === config.name &&
+      s.role === "leader" &&
+      e.term === s.term
+    ) {
+      tracker.becameLeader();
+      keeper.becameLeader();
+      runner.becameLeader(e.term);
+      return;
+    }
+    runner.eventCommitted(e);
+  });
+  node.onLeaderChange((leader) => {
+    if (leader !== config.name) {
+      tracker.lostLeadership();
+      keeper.lostLeadership();
+      runner.lostLeadership();
+      return;
+    }
+    // "leader-elected: a new leader committed its first entry" — recorded in the log itself.
+    proposeEvent({
+      type: "leader-elected",
+      member: null,
+      service: null,
+      details: { leader: config.name },
+    }).catch((err: unknown) => logger.debug({ err }, "could not record leader-elected"));
+  });
+  const checkTimer = setInterval(
+    () => {
+      tracker.check();
+      keeper.tick();
+    },
+    Math.max(50, config.timing.heartbeatMs / 2),
+  );
+  checkTimer.unref();
+  const endMemberStreams = registerMemberService(server, {
+    node,
+    tracker,
+    logger,
+    extras: { keeper, clusterChecks: () => state.clusterChecks.get(), leaseMs: config.timing.masterLeaseMs },
+  });
+  node.start();
+  logger.info(
+    { name: config.name, listen: server.address, dataDir: config.dataDir, term: node.status().term },
+    "elector started",
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    server,
+    node,
+    async view() {
+      return {
+        status: await control.status({ local: true }),
+        members: state.members.list().map((m) => memberView(m, state.masters)),
+        events: state.events.tail(RECENT_EVENTS),
+        eventCounts: { ...eventCounts },
+      };
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(checkTimer);
+        runner.stop();
+        endMemberStreams();
+        control.close();
+        await node.stop();
+        await server.close();
+        await store.close();
+        logger.info("elector stopped");
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * The leader's half of "at most one master per service" (DESIGN.md, "Services").
+ *
+ * For each service it keeps one master among the members that run it, are up (not down,
+ * drained or left), were heard from recently, and whose `service:NAME` status check is not
+ * failing, preferring the current master (and the target of `conclave promote`). Every change
+ * is a committed event: `master-demoted` first, `master-promoted` with a higher epoch after.
+ *
+ * Invariant (the leader half; service-manager.ts has the member half): a replacement is
+ * promoted only once the previous master is known to be down, which is either
+ * - confirmed: it reported the service `standby` (or `failed`) at an epoch at least the
+ *   demoted one, after it stopped being granted it; or
+ * - implied by the lease: no acknowledgement granting the service has been sent for
+ *   `master_lease` plus a margin (after a leader change, counting from when the previous
+ *   leader must have stepped down, since it may have granted until then).
+ * Grants are only ever computed from the committed masters, at the moment an acknowledgement
+ * is built, and that moment is recorded per service.
+ */
+import type { Logger } from "pino";
+import type { JsonObject } from "../../coordinator/event-log.ts";
+import { leaseMarginMs, oldLeaderGoneAfterMs } from "../../contract/master-lease.ts";
+import type { MastersState } from "../../coordinator/masters-state.ts";
+import type { MembersState } from "../../coordinator/members-state.ts";
+import { serviceCheckName } from "../../member/services/service-manager.ts";
+
+/** A service's role on a member, as the member last reported it. */
+export interface ReportedRole {
+  readonly state: string;
+  readonly epoch: number;
+}
+
+/** A master event the keeper wants committed. */
+export interface MasterEventProposal {
+  readonly type: "master-promoted" | "master-demoted";
+  readonly member: string;
+  readonly service: string;
+  readonly details: JsonObject;
+}
+
+/** Options of {@link MasterKeeper}. */
+export interface MasterKeeperOptions {
+  readonly leaseMs: number;
+  readonly electionTimeoutMs: number;
+  readonly memberTimeoutMs: number;
+  /** Monotonic milliseconds. */
+  readonly now: () => number;
+  readonly masters: MastersState;
+  readonly members: MembersState;
+  /** When this leader last heard from a member (monotonic ms), if it has this term. */
+  readonly lastSeen: (member: string) => number | undefined;
+  /** Propose an event; resolves when committed. */
+  readonly propose: (e: MasterEventProposal) => Promise<void>;
+  readonly logger: Logger;
+}
+
+/** Why a switchover cannot be done. */
+export class SwitchoverError extends Error {
+  override readonly name = "SwitchoverError";
+}
+
+/** The leader's master bookkeeping. Inactive unless this node leads. */
+export class MasterKeeper {
+  private active = false;
+  private readonly roles = new Map<string, Map<string, ReportedRole>>();
+  /** Per service: when an acknowledgement granting it was last built (leader clock). */
+  private readonly lastGrant = new Map<string, number>();
+  /** Per service: the member `conclave promote` asked for. */
+  private readonly preferred = new Map<string, string>();
+  /** Services with a proposal in flight. */
+  private readonly pending = new Set<string>();
+  /** Promotion of each service is not allowed before this leader-clock time. */
+  private notBefore = 0;
+
+  constructor(private readonly o: MasterKeeperOptions) {}
+
+  /** Whether this keeper decides (this node leads and is active). */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** This node became leader (its leader-elected entry is applied). */
+  becameLeader(): void {
+    this.active = true;
+    this.roles.clear();
+    this.pending.clear();
+    this.lastGrant.clear();
+    // The previous leader may have granted any service until it stepped down.
+    this.notBefore = this.o.now() + oldLeaderGoneAfterMs(this.o.electionTimeoutMs);
+  }
+
+  /** This node no longer leads. */
+  lostLeadership(): void {
+    this.active = false;
+    this.roles.clear();
+    this.pending.clear();
+    this.lastGrant.clear();
+    this.preferred.clear();
+  }
+
+  /** A member's report of its services. */
+  report(member: string, roles: readonly { service: string; state: string; epoch: number }[]): void {
+    if (!this.active) return;
+    this.roles.set(member, new Map(roles.map((r) => [r.service, { state: r.state, epoch: r.epoch }])));
+  }
+
+  /** The member's reported role for a service. */
+  reported(member: string, service: string): ReportedRole | undefined {
+    return this.roles.get(member)?.get(service);
+  }
+
+  /**
+   * The grants for an acknowledgement to `member` being built now: the services it is the
+   * committed master of. Records the moment, which fences the next promotion.
+   */
+  grantsFor(member: string): { service: string; epoch: number }[] {
+    if (!this.active) return [];
+    const out: { service: string; epoch: number }[] = [];
+    const now = this.o.now();
+    for (const [service, epoch] of this.o.masters.mastersOf(member)) {
+      this.lastGrant.set(service, now);
+      out.push({ service, epoch });
+    }
+    return out;
+  }
+
+  /** True when `member` reports `service` down at `epoch` or later. */
+  private confirmedDown(member: string, service: string, epoch: number): boolean {
+    const r = this.reported(member, service);
+    return r !== undefined && (r.state === "standby" || r.state === "failed") && r.epoch >= epoch;
+  }
+
+  /** Members that may be master of `service` now, sorted by name. */
+  candidates(service: string): string[] {
+    const now = this.o.now();
+    return this.o.members
+      .list()
+      .filter((m) => {
+        if (m.status !== "up" || !m.services.includes(service)) return false;
+        if (m.checks[serviceCheckName(service)] === "failing") return false;
+        if (this.reported(m.name, service)?.state === "failed") return false;
+        const seen = this.o.lastSeen(m.name);
+        return seen !== undefined && now - seen <= this.o.memberTimeoutMs;
+      })
+      .map((m) => m.name);
+  }
+
+  /** When a promotion of `service` becomes safe (leader clock). */
+  safeAt(service: string): number {
+    const rec = this.o.masters.get(service);
+    if (rec?.lastDemoted && this.confirmedDown(rec.lastDemoted, service, rec.epoch)) return 0;
+    const granted = this.lastGrant.get(service);
+    const leaseEnd = granted === undefined ? 0 : granted + this.o.leaseMs + leaseMarginMs(this.o.leaseMs);
+    // Grants of earlier terms: until the old leader is gone, then a full lease after.
+    const earlier = rec ? this.notBefore + this.o.leaseMs + leaseMarginMs(this.o.leaseMs) : 0;
+    return Math.max(leaseEnd, earlier);
+  }
+
+  /** Every service some member runs or that has a master record. */
+  private services(): string[] {
+    const s = new Set<string>();
+    for (const m of this.o.members.list()) if (m.status !== "left") for (const x of m.services) s.add(x);
+    for (const r of this.o.masters.list()) s.add(r.service);
+    return [...s].sort();
+  }
+
+  /** Decide and propose; call periodically (every heartbeat or so) on the leader. */
+  tick(): void {
+    if (!this.active) return;
+    const now = this.o.now();
+    for (const service of this.services()) {
+      if (this.pending.has(service)) continue;
+      const rec = this.o.masters.get(service);
+      const candidates = this.candidates(service);
+      const master = rec?.master ?? null;
+      if (master !== null && rec) {
+        const wanted = this.preferred.get(service);
+        let reason: string | null = null;
+        if (this.confirmedDown(master, service, rec.epoch)) reason = "the master stepped down";
+        else if (!candidates.includes(master)) reason = this.whyNot(master, service);
+        else if (wanted !== undefined && wanted !== master && candidates.includes(wanted))
+          reason = "switchover";
+        if (reason !== null) {
+          this.propose({
+            type: "master-demoted",
+            member: master,
+            service,
+            details: { epoch: rec.epoch, reason },
+          });
+        }
+        continue;
+      }
+      if (candidates.length === 0 || now < this.safeAt(service)) continue;
+      const wanted = this.preferred.get(service);
+      const pick = wanted !== undefined && candidates.includes(wanted) ? wanted : candidates[0]!;
+      this.propose({
+        type: "master-promoted",
+        member: pick,
+        service,
+        details: { epoch: (rec?.epoch ?? 0) + 1, ...(rec?.lastDemoted ? { previous: rec.lastDemoted } : {}) },
+      });
+    }
+  }
+
+  private whyNot(member: string, service: string): string {
+    const m = this.o.members.get(member);
+    if (!m) return "the master is unknown";
+    if (m.status !== "up") return `the master is ${m.status}`;
+    if (!m.services.includes(service)) return "the master no longer runs the service";
+    if (m.checks[serviceCheckName(service)] === "failing") return "the service's status check is failing";
+    if (this.reported(member, service)?.state === "failed") return "the service failed to promote";
+    return "the master is not reporting";
+  }
+
+  private propose(e: MasterEventProposal): void {
+    this.pending.add(e.service);
+    this.o.logger.info(
+      { event: e.type, service: e.service, member: e.member, ...e.details },
+      "master change",
+    );
+    this.o.propose(e).then(
+      () => {
+        this.pending.delete(e.service);
+        // A switchover is done once its target is master: from then on the current master is
+        // preferred again, so the role does not move back by itself later.
+        if (e.type === "master-promoted" && this.preferred.get(e.service) === e.member)
+          this.preferred.delete(e.service);
+      },
+      (err: unknown) => {
+        this.pending.delete(e.service);
+        this.o.logger.warn({ err, event: e.type, service: e.service }, "could not commit a master change");
+      },
+    );
+  }
+
+  /**
+   * `conclave promote SERVICE MEMBER`: make `member` the master of `service` (the current
+   * master is demoted first, and confirmed down or its lease over, before the promotion).
+   * @throws SwitchoverError when `member` cannot be master now (named reason)
+   */
+  requestSwitchover(service: string, member: string): void {
+    if (!this.active) throw new SwitchoverError("this node is not the leader");
+    const m = this.o.members.get(member);
+    if (!m) throw new SwitchoverError(`no member named ${member}`);
+    if (!m.services.includes(service)) throw new SwitchoverError(`${member} does not run ${service}`);
+    if (!this.candidates(service).includes(member)) {
+      throw new SwitchoverError(
+        `${member} cannot be master of ${service} now: ${this.whyNot(member, service)}`,
+      );
+    }
+    this.preferred.set(service, member);
+  }
+}

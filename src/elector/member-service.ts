@@ -1,0 +1,166 @@
+/**
+ * The elector side of the member report stream (proto/member.proto). Only the leader keeps
+ * member streams: a follower answers a registration with a redirect to the leader (or ends
+ * the stream when it knows no leader, so the member tries the next elector). On the leader,
+ * registrations and heartbeats feed the {@link MemberTracker}; when leadership moves, every
+ * stream is ended so members reconnect and are redirected to the new leader.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { NodeId } from "../../raft/index.ts";
+import type { ServiceHost } from "../transport/grpc-peer-transport.ts";
+import { memberServiceDefinition } from "../member/elector-link.ts";
+import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
+import type { MasterKeeper } from "./leader/master-keeper.ts";
+import type { MemberTracker } from "./leader/member-tracker.ts";
+
+/** What the member service needs to know about the local elector. */
+export interface LeaderInfo {
+  readonly id: NodeId;
+  leader(): NodeId | null;
+  addressOf(id: NodeId): string | undefined;
+  onLeaderChange(listener: (leader: NodeId | null, term: number) => void): () => void;
+}
+
+interface Role {
+  service: string;
+  state: string;
+  epoch: number;
+}
+
+interface Report {
+  register?: {
+    name: string;
+    address: string;
+    services: string[];
+    checks: Record<string, string>;
+    checksVersion?: number;
+    roles?: Role[];
+  };
+  heartbeat?: { seq: number; checksVersion?: number; roles?: Role[] };
+  leave?: object;
+  check?: { name: string; state: string; detail: string };
+}
+
+/** What the member service needs beyond the failure detector. */
+export interface MemberServiceExtras {
+  /** The leader's master bookkeeping (grants in acknowledgements, role reports). */
+  readonly keeper: MasterKeeper;
+  /** The committed cluster-wide checks. */
+  readonly clusterChecks: () => ClusterChecks;
+  /** `timing.master_lease`, sent in every acknowledgement. */
+  readonly leaseMs: number;
+}
+
+type Stream = grpc.ServerDuplexStream<Report, object>;
+
+/** Longest member name accepted: names are host names. */
+const MAX_NAME = 253;
+
+/** Serve MemberReports on `server`. Returns a function that ends every member stream. */
+export function registerMemberService(
+  server: ServiceHost,
+  options: { node: LeaderInfo; tracker: MemberTracker; logger: Logger; extras?: MemberServiceExtras },
+): () => void {
+  const { node, tracker, logger, extras } = options;
+  const streams = new Set<Stream>();
+  const endAll = () => {
+    for (const s of streams) s.end();
+    streams.clear();
+  };
+  node.onLeaderChange(() => endAll());
+
+  const report = (call: Stream) => {
+    let name: string | null = null;
+    /** Registered on a follower that knows no leader: held open until a leader is known. */
+    let held = false;
+    /** The cluster-checks version last sent on this stream. */
+    let checksSent = 0;
+    streams.add(call);
+    /** An acknowledgement: grants built now (this moment fences promotions), checks if stale. */
+    const ack = (seq: number, memberVersion: number) => {
+      const current = extras?.clusterChecks();
+      const sendChecks =
+        current !== undefined && current.version > memberVersion && current.version > checksSent;
+      if (sendChecks) checksSent = current.version;
+      call.write({
+        ack: {
+          seq,
+          leader: node.id,
+          leaderAddress: seq === 0 ? (node.addressOf(node.id) ?? "") : "",
+          // A leader not yet active (its leader-elected entry not applied) says nothing about
+          // masters: lease 0 means "no word", not "you are master of nothing".
+          masters: name !== null && extras?.keeper.isActive ? extras.keeper.grantsFor(name) : [],
+          leaseMs: extras?.keeper.isActive ? extras.leaseMs : 0,
+          ...(sendChecks
+            ? { checks: { version: current.version, checksJson: JSON.stringify(current.checks) } }
+            : {}),
+        },
+      });
+    };
+    const finish = (err?: { code: grpc.status; details: string }) => {
+      streams.delete(call);
+      if (err) call.destroy(Object.assign(new Error(err.details), err));
+      else call.end();
+    };
+    call.on("data", (r: Report) => {
+      if (held) return; // heartbeats while waiting for an election to finish
+      if (name === null) {
+        const reg = r.register;
+        if (!reg || typeof reg.name !== "string" || reg.name === "" || reg.name.length > MAX_NAME) {
+          logger.warn(
+            { peer: call.getPeer() },
+            "refused a member stream that did not start with a valid registration",
+          );
+          finish({
+            code: grpc.status.INVALID_ARGUMENT,
+            details: "the first message must register a member name",
+          });
+          return;
+        }
+        const leader = node.leader();
+        if (leader === null) {
+          // An election is under way: keep the member here. When a leader is known, every
+          // stream is ended (see onLeaderChange) and the member, reconnecting at once, is
+          // redirected. Ending now would only make it back off and arrive late.
+          held = true;
+          return;
+        }
+        if (leader !== node.id) {
+          call.write({ redirect: { leader, leaderAddress: node.addressOf(leader) ?? "" } });
+          finish();
+          return;
+        }
+        name = reg.name;
+        tracker.registered({
+          name,
+          address: reg.address,
+          services: reg.services ?? [],
+          checks: reg.checks ?? {},
+        });
+        extras?.keeper.report(name, reg.roles ?? []);
+        ack(0, reg.checksVersion ?? 0);
+        return;
+      }
+      if (r.heartbeat) {
+        tracker.heard(name);
+        extras?.keeper.report(name, r.heartbeat.roles ?? []);
+        ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
+      } else if (r.check) {
+        const { name: check, state, detail } = r.check;
+        if (check && (state === "passing" || state === "failing")) {
+          tracker.checkReported(name, check, state, detail ?? "");
+        }
+      } else if (r.leave) {
+        tracker.left(name);
+        logger.info({ member: name }, "member left");
+        finish();
+      }
+    });
+    call.on("end", () => finish());
+    call.on("error", () => streams.delete(call));
+    call.on("cancelled", () => streams.delete(call));
+  };
+  server.addService(memberServiceDefinition(), { Report: report });
+  return endAll;
+}

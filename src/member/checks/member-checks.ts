@@ -1,0 +1,121 @@
+/**
+ * All the checks one member runs: its own (`checks:` of its config), its services' `status`
+ * scripts, and the cluster-wide definitions the leader sends (`conclave checks apply`). Each
+ * runs in a {@link CheckRunner}; a state change is reported through `onChange`, which the agent
+ * turns into one message to the leader (the leader commits check-failing / check-passing).
+ *
+ * Names are unique per member: a cluster-wide check whose name is taken by a local check or a
+ * service's status check is not run here (logged), since the local definition is the more
+ * specific one.
+ */
+import type { Logger } from "pino";
+import { CheckRunner, type CheckState } from "./check-runner.ts";
+import { type CheckConfig, ConfigError, parseChecks } from "../../config/config.ts";
+import { canonicalJson } from "../../contract/canonical-json.ts";
+
+/** Options of {@link MemberChecks}. */
+export interface MemberChecksOptions {
+  /** The member's own checks and its services' status checks. */
+  readonly local: readonly CheckConfig[];
+  readonly logger: Logger;
+  /** A check crossed its fall / rise threshold. */
+  readonly onChange: (name: string, state: CheckState, detail: string) => void;
+}
+
+interface Entry {
+  readonly runner: CheckRunner;
+  /** Canonical JSON of the definition, to restart only changed checks. */
+  readonly key: string;
+}
+
+/** The checks of one member. */
+export class MemberChecks {
+  private readonly local = new Map<string, Entry>();
+  private readonly cluster = new Map<string, Entry>();
+  private clusterVersion = 0;
+  private started = false;
+
+  constructor(private readonly o: MemberChecksOptions) {
+    for (const c of o.local) this.local.set(c.name, this.entry(c));
+  }
+
+  /** The version of the cluster-wide checks in force here (0: none). */
+  get version(): number {
+    return this.clusterVersion;
+  }
+
+  /** Every check's current state. */
+  states(): Record<string, CheckState> {
+    const out: Record<string, CheckState> = {};
+    for (const [n, e] of this.cluster) out[n] = e.runner.state;
+    for (const [n, e] of this.local) out[n] = e.runner.state;
+    return out;
+  }
+
+  private entry(check: CheckConfig): Entry {
+    const runner = new CheckRunner({
+      check,
+      onChange: (state, result) => this.o.onChange(check.name, state, result.detail),
+      logger: {
+        info: (m) => this.o.logger.info({ check: check.name }, m),
+        warn: (m) => this.o.logger.warn({ check: check.name }, m),
+      },
+    });
+    return { runner, key: canonicalJson(check) };
+  }
+
+  /** Start every runner. */
+  start(): void {
+    this.started = true;
+    for (const e of [...this.local.values(), ...this.cluster.values()]) e.runner.start();
+  }
+
+  /** Stop every runner (and any action in progress). */
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.all([...this.local.values(), ...this.cluster.values()].map((e) => e.runner.stop()));
+  }
+
+  /**
+   * Replace the cluster-wide checks with `checksJson` (a JSON array in DESIGN.md's form) at
+   * `version`. Unchanged definitions keep their runner (and state); removed ones stop. A
+   * definition that does not validate here (it did on the leader) keeps the old set and is logged.
+   */
+  setCluster(version: number, checksJson: string): void {
+    if (version <= this.clusterVersion) return;
+    let defs: CheckConfig[];
+    try {
+      defs = parseChecks(JSON.parse(checksJson) as unknown, `cluster checks (version ${version})`);
+    } catch (e) {
+      const msg = e instanceof ConfigError || e instanceof SyntaxError ? e.message : String(e);
+      this.o.logger.error({ version }, `cluster-wide checks not applied: ${msg}`);
+      return;
+    }
+    this.clusterVersion = version;
+    const wanted = new Map<string, CheckConfig>();
+    for (const d of defs) {
+      if (this.local.has(d.name)) {
+        this.o.logger.warn(
+          { check: d.name },
+          "a cluster-wide check has the name of a local check; the local one runs",
+        );
+        continue;
+      }
+      wanted.set(d.name, d);
+    }
+    for (const [name, e] of this.cluster) {
+      const d = wanted.get(name);
+      if (d === undefined || canonicalJson(d) !== e.key) {
+        void e.runner.stop();
+        this.cluster.delete(name);
+      }
+    }
+    for (const [name, d] of wanted) {
+      if (this.cluster.has(name)) continue;
+      const e = this.entry(d);
+      this.cluster.set(name, e);
+      if (this.started) e.runner.start();
+    }
+    this.o.logger.info({ version, checks: [...this.cluster.keys()] }, "cluster-wide checks applied");
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The HTTP port (`http:`): the status page, `/api/status`, `/metrics` and `/healthz`, first
+ * against a fake node view (escaping, health, methods, a failing source), then on real
+ * processes: an elector's page lists the committed members, and a member-only node's
+ * `/healthz` turns 503 when it loses every elector.
+ */
+import { createServer } from "node:net";
+import test from "ava";
+import pino from "pino";
+import type { StatusResponse } from "../../src/control/control-types.ts";
+import { freePort } from "../../src/dev/free-port.ts";
+import type { ElectorSnapshot, MemberSnapshot, NodeViewSource } from "../../src/status/node-view.ts";
+import { escapeHtml } from "../../src/status/status-page.ts";
+import { StatusHttpBindError, startStatusHttp } from "../../src/status/status-http.ts";
+import { clusterUp, until } from "../support/cluster-wait.ts";
+
+const logger = pino({ level: "silent" });
+
+function status(leader: string): StatusResponse {
+  return {
+    leader,
+    term: 7,
+    commit: 42,
+    applied: 41,
+    electors: [
+      {
+        name: "e1",
+        address: "127.0.0.1:7401",
+        role: leader === "e1" ? "leader" : "follower",
+        match: 42,
+        reachable: true,
+      },
+      { name: "e2", address: "127.0.0.1:7402", role: "follower", match: 40, reachable: false },
+    ],
+    members: { up: 1, down: 1, drained: 0 },
+    answeredBy: "e1",
+    handlersDigest: "x",
+  };
+}
+
+function electorSnapshot(leader = "e1"): ElectorSnapshot {
+  return {
+    status: status(leader),
+    members: [
+      {
+        name: "web1",
+        address: "10.0.0.1:7400",
+        status: "up",
+        checks: { nginx: "passing" },
+        services: { db: { state: "master", master: true, epoch: 3 } },
+      },
+      {
+        name: "<script>alert(1)</script>",
+        address: "10.0.0.2:7400",
+        status: "down",
+        checks: { nginx: "failing" },
+        services: {},
+      },
+    ],
+    events: [
+      {
+        id: 40,
+        term: 7,
+        time: "2026-12-01T10:00:00.000Z",
+        type: "member-down",
+        member: "<script>alert(1)</script>",
+        service: null,
+        details: { note: "<b>" },
+        hash: "a".repeat(64),
+      },
+    ],
+    eventCounts: { "member-down": 1, "leader-elected": 2 },
+  };
+}
+
+const memberSnapshot = (connectedTo: string | null): MemberSnapshot => ({
+  connectedTo,
+  leader: "e1",
+  heartbeatsAcked: 12,
+  checks: { nginx: "passing", disk: "failing" },
+  services: [{ service: "db", state: "master", epoch: 3 }],
+});
+
+async function serve(t: import("ava").ExecutionContext, source: NodeViewSource) {
+  const http = await startStatusHttp({ listen: `127.0.0.1:${await freePort()}`, source, logger });
+  t.teardown(() => http.close());
+  const base = `http://127.0.0.1:${http.port}`;
+  return (path: string, init?: RequestInit) => fetch(`${base}${path}`, init);
+}
+
+test("the page lists electors, members and events, escaping everything from the cluster", async (t) => {
+  const get = await serve(t, { node: "e1", elector: async () => electorSnapshot() });
+  const r = await get("/");
+  t.is(r.status, 200);
+  t.regex(r.headers.get("content-type")!, /^text\/html/);
+  t.is(r.headers.get("x-content-type-options"), "nosniff");
+  const html = await r.text();
+  t.regex(html, /^<!doctype html>/);
+  t.regex(html, /leader e1 · term 7 · commit 42 · applied 41/);
+  t.regex(html, /web1/);
+  t.regex(html, /db: master \(epoch 3\)/);
+  t.regex(html, /nginx: failing/);
+  t.regex(html, /member-down/);
+  t.false(html.includes("<script>alert"), "a member name is never markup");
+  t.true(html.includes(escapeHtml("<script>alert(1)</script>")));
+  t.false(html.includes('"<b>"'));
+  // The refresh script asks for the main part only: no document around it.
+  const part = await (await get("/?part=main")).text();
+  t.false(part.includes("<html"));
+  t.regex(part, /web1/);
+});
+
+test("/api/status is the snapshot as JSON; /healthz is 200 with a leader, 503 naming the problem without", async (t) => {
+  let leader = "e1";
+  const get = await serve(t, {
+    node: "web1",
+    elector: async () => electorSnapshot(leader),
+    member: () => memberSnapshot("127.0.0.1:7401"),
+  });
+  const api = (await (await get("/api/status")).json()) as Record<string, unknown>;
+  t.is(api.node, "web1");
+  t.like(api, { elector: { status: { leader: "e1", term: 7 } }, member: { connectedTo: "127.0.0.1:7401" } });
+  const ok = await get("/healthz");
+  t.is(ok.status, 200);
+  t.is(await ok.text(), "ok\n");
+  leader = "";
+  const bad = await get("/healthz");
+  t.is(bad.status, 503);
+  t.is(await bad.text(), "elector: no leader known\n");
+  const page = await (await get("/")).text();
+  t.regex(page, /no leader/);
+  t.regex(page, /unhealthy/);
+});
+
+test("/metrics: the node's series in Prometheus text, only for the roles it runs", async (t) => {
+  const both = await serve(t, {
+    node: "web1",
+    elector: async () => electorSnapshot(),
+    member: () => memberSnapshot(null),
+  });
+  const r = await both("/metrics");
+  t.is(r.status, 200);
+  t.regex(r.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+  const text = await r.text();
+  for (const line of [
+    "conclave_raft_term 7",
+    "conclave_raft_commit_index 42",
+    "conclave_raft_is_leader 1",
+    'conclave_elector_reachable{elector="e2"} 0',
+    'conclave_members{status="down"} 1',
+    'conclave_member_check_passing{member="web1",check="nginx"} 1',
+    'conclave_service_master{service="db",member="web1"} 1',
+    'conclave_events_applied_total{type="leader-elected"} 2',
+    "conclave_member_connected 0",
+    "conclave_healthy 0",
+    'conclave_check_passing{check="disk"} 0',
+    'conclave_service_role{service="db",state="master"} 1',
+    'conclave_service_role{service="db",state="standby"} 0',
+    "conclave_member_reports_acknowledged_total 12",
+  ]) {
+    t.true(text.split("\n").includes(line), line);
+  }
+  t.regex(text, /^process_resident_memory_bytes \d+/m);
+  // A member-only node has no Raft series at all (not a misleading 0).
+  const memberOnly = await serve(t, { node: "web2", member: () => memberSnapshot("127.0.0.1:7401") });
+  const m = await (await memberOnly("/metrics")).text();
+  t.false(m.includes("conclave_raft_term"));
+  t.true(m.split("\n").includes("conclave_member_connected 1"));
+});
+
+test("read-only: other methods are 405, unknown paths 404, HEAD has no body; a failing source is a 500 and the port keeps serving", async (t) => {
+  let fail = true;
+  const get = await serve(t, {
+    node: "e1",
+    elector: async () => {
+      if (fail) throw new Error("boom");
+      return electorSnapshot();
+    },
+  });
+  const post = await get("/", { method: "POST", body: "x" });
+  t.is(post.status, 405);
+  t.is(post.headers.get("allow"), "GET, HEAD");
+  t.is((await get("/nope")).status, 404);
+  const broken = await get("/healthz");
+  t.is(broken.status, 500);
+  t.regex(await broken.text(), /internal error/);
+  fail = false;
+  const head = await get("/", { method: "HEAD" });
+  t.is(head.status, 200);
+  t.is(await head.text(), "");
+  t.is((await get("/healthz")).status, 200);
+});
+
+test("a port already in use is a StatusHttpBindError naming the address", async (t) => {
+  const port = await freePort();
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", () => r()));
+  t.teardown(() => blocker.close());
+  const err = await t.throwsAsync(
+    startStatusHttp({ listen: `127.0.0.1:${port}`, source: { node: "e1" }, logger }),
+    { instanceOf: StatusHttpBindError },
+  );
+  t.regex(err!.message, new RegExp(`http: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+});
+
+test.serial(
+  "real processes: an elector's page shows the committed members; a member's /healthz is 503 once every elector is gone",
+  async (t) => {
+    const [electorHttp, memberHttp] = [await freePort(), await freePort()];
+    const { c } = await clusterUp(t, {
+      names: ["e1", "e2", "e3"],
+      members: ["m1", "m2"],
+      logLevel: "warn",
+      nodeExtra: { e1: `http: 127.0.0.1:${electorHttp}`, m1: `http: 127.0.0.1:${memberHttp}` },
+    });
+    const page = await until("the page lists both members", async () => {
+      const html = await (await fetch(`http://127.0.0.1:${electorHttp}/`)).text();
+      return html.includes(">m1<") && html.includes(">m2<") ? html : undefined;
+    });
+    t.regex(page, /member-joined/);
+    t.is((await fetch(`http://127.0.0.1:${electorHttp}/healthz`)).status, 200);
+    const metrics = await (await fetch(`http://127.0.0.1:${electorHttp}/metrics`)).text();
+    t.true(metrics.split("\n").includes('conclave_members{status="up"} 2'), metrics);
+
+    await until("m1 healthy", async () =>
+      (await fetch(`http://127.0.0.1:${memberHttp}/healthz`)).status === 200 ? true : undefined,
+    );
+    for (const e of ["e1", "e2", "e3"]) await c.kill(e);
+    const down = await until("m1 unhealthy", async () => {
+      const r = await fetch(`http://127.0.0.1:${memberHttp}/healthz`);
+      return r.status === 503 ? r.text() : undefined;
+    });
+    t.is(down, "member: not connected to an elector\n");
+  },
+);

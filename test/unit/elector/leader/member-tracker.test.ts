@@ -1,0 +1,234 @@
+/**
+ * The leader's failure detector with a hand-driven clock: member-joined on first
+ * registration, member-down only after member_timeout of silence, member-up when reports
+ * resume, member-left on goodbye, a full grace period after a leader change, and never a
+ * second proposal for a member while one is in flight.
+ */
+import test from "ava";
+import pino from "pino";
+import { type MemberEventProposal, type MemberStatus, MemberTracker } from "../../../../src/elector/leader/member-tracker.ts";
+
+function setup(timeout = 1500) {
+  let now = 0;
+  const view = new Map<string, MemberStatus>();
+  const proposed: MemberEventProposal[] = [];
+  let autoCommit = true;
+  const held: (() => void)[] = [];
+  const checks = new Map<string, Record<string, "passing" | "failing">>();
+  const commit = (e: MemberEventProposal) => {
+    if (e.type === "check-failing" || e.type === "check-passing") {
+      const c = checks.get(e.member) ?? {};
+      c[e.details.check as string] = e.type === "check-failing" ? "failing" : "passing";
+      checks.set(e.member, c);
+      return;
+    }
+    const s: Record<"member-joined" | "member-up" | "member-down" | "member-left", MemberStatus> = {
+      "member-joined": "up",
+      "member-up": "up",
+      "member-down": "down",
+      "member-left": "left",
+    };
+    view.set(e.member, s[e.type]);
+  };
+  const tracker = new MemberTracker({
+    memberTimeoutMs: timeout,
+    now: () => now,
+    members: () => [...view].map(([name, status]) => ({ name, status })),
+    member: (name) =>
+      view.has(name) ? { name, status: view.get(name)!, checks: checks.get(name) ?? {} } : undefined,
+    propose: (e) => {
+      proposed.push(e);
+      if (autoCommit) {
+        commit(e);
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => held.push(() => (commit(e), resolve())));
+    },
+    logger: pino({ level: "silent" }),
+  });
+  return {
+    tracker,
+    view,
+    proposed,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    hold: () => {
+      autoCommit = false;
+    },
+    release: async () => {
+      for (const h of held.splice(0)) h();
+      await Promise.resolve();
+    },
+  };
+}
+
+const reg = (name: string) => ({ name, address: `10.0.0.1:${name.length}`, services: ["web"], checks: {} });
+const flush = () => new Promise((r) => setImmediate(r));
+
+test("a first registration proposes member-joined with the address and services", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  await flush();
+  t.deepEqual(s.proposed, [
+    {
+      type: "member-joined",
+      member: "web1",
+      details: { address: "10.0.0.1:4", services: ["web"], checks: {} },
+    },
+  ]);
+});
+
+test("member-down only after member_timeout of silence; member-up when reports resume", async (t) => {
+  const s = setup(1500);
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  await flush();
+  s.advance(1400);
+  s.tracker.check();
+  t.is(s.proposed.length, 1, "still within the timeout");
+  s.advance(200);
+  s.tracker.check();
+  await flush();
+  t.is(s.proposed[1]?.type, "member-down");
+  s.tracker.check();
+  t.is(s.proposed.length, 2, "no second member-down");
+  s.tracker.heard("web1");
+  await flush();
+  t.is(s.proposed[2]?.type, "member-up");
+});
+
+test("heartbeats within the timeout keep a member up indefinitely", async (t) => {
+  const s = setup(1500);
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  for (let i = 0; i < 100; i++) {
+    s.advance(250);
+    s.tracker.heard("web1");
+    s.tracker.check();
+  }
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => e.type),
+    ["member-joined"],
+  );
+});
+
+test("after a leader change every member gets a full member_timeout to reconnect", async (t) => {
+  const s = setup(1500);
+  s.view.set("web1", "up");
+  s.view.set("web2", "up");
+  s.advance(10_000); // long after the members' last reports to the old leader
+  s.tracker.becameLeader();
+  s.advance(1000);
+  s.tracker.check();
+  s.tracker.heard("web1");
+  s.advance(1000);
+  s.tracker.check();
+  await flush();
+  // web1 reconnected in time; web2 did not, and only now (2000 ms > 1500 ms) is judged.
+  t.deepEqual(
+    s.proposed.map((e) => [e.type, e.member]),
+    [["member-down", "web2"]],
+  );
+});
+
+test("a goodbye proposes member-left, and a left member that registers again joins again", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  await flush();
+  s.tracker.left("web1");
+  await flush();
+  t.is(s.proposed[1]?.type, "member-left");
+  s.advance(5000);
+  s.tracker.check();
+  t.is(s.proposed.length, 2, "a member that left is never declared down");
+  s.tracker.registered(reg("web1"));
+  await flush();
+  t.is(s.proposed[2]?.type, "member-joined");
+});
+
+test("one proposal per member in flight: a slow commit never yields a duplicate event", async (t) => {
+  const s = setup(1000);
+  s.view.set("web1", "up");
+  s.tracker.becameLeader();
+  s.hold();
+  s.advance(1500);
+  for (let i = 0; i < 5; i++) s.tracker.check();
+  t.is(s.proposed.length, 1);
+  await s.release();
+  await flush();
+  s.tracker.check();
+  t.is(s.proposed.length, 1, "the committed view now says down");
+});
+
+test("a tracker that does not lead proposes nothing", async (t) => {
+  const s = setup();
+  s.view.set("web1", "up");
+  s.tracker.registered(reg("web2"));
+  s.advance(99_999);
+  s.tracker.check();
+  s.tracker.becameLeader();
+  s.tracker.lostLeadership();
+  s.advance(99_999);
+  s.tracker.check();
+  await flush();
+  t.deepEqual(s.proposed, []);
+});
+
+test("a member that registered before the new leader activated joins on its next heartbeat", async (t) => {
+  const s = setup();
+  // Leadership moved here and the member was redirected at once, but the leader-elected
+  // entry that activates the tracker is applied only afterwards.
+  s.tracker.registered(reg("web1"));
+  await flush();
+  t.deepEqual(s.proposed, []);
+  s.tracker.becameLeader();
+  s.tracker.heard("web1");
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => [e.type, e.member]),
+    [["member-joined", "web1"]],
+  );
+  t.is(s.view.get("web1"), "up");
+});
+
+test("a check change is proposed once when it differs from the committed state", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "passing" } });
+  await flush();
+  s.tracker.checkReported("web1", "nginx", "passing", "ok"); // same as committed: nothing
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused");
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused"); // a repeat
+  await flush();
+  s.tracker.checkReported("web1", "nginx", "passing", "200");
+  s.tracker.checkReported("ghost", "nginx", "failing", "never joined");
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => [e.type, e.member, e.details.check ?? null]),
+    [
+      ["member-joined", "web1", null],
+      ["check-failing", "web1", "nginx"],
+      ["check-passing", "web1", "nginx"],
+    ],
+  );
+});
+
+test("a registration whose check states differ from the committed ones proposes the difference", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader();
+  s.tracker.registered(reg("web1"));
+  await flush();
+  s.tracker.checkReported("web1", "disk", "failing", "full");
+  await flush();
+  // The member restarted and reports the check passing on its new stream.
+  s.tracker.registered({ ...reg("web1"), checks: { disk: "passing" } });
+  await flush();
+  t.deepEqual(
+    s.proposed.map((e) => e.type),
+    ["member-joined", "check-failing", "check-passing"],
+  );
+});
