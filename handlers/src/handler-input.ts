@@ -4,6 +4,7 @@
  * so a malformed input is refused the same way everywhere (a {@link HandlerInputError}
  * naming the variable or field), which the runner records and retries.
  */
+import type { CheckState } from "../../src/contract/check-state.ts";
 
 /** A bad environment or stdin document: the message names the variable or field. */
 export class HandlerInputError extends Error {
@@ -23,7 +24,7 @@ export interface MemberView {
   /** `advertise` of the member: `host:port` (IPv6 hosts in brackets). */
   readonly address: string;
   readonly status: "up" | "down" | "drained" | "left";
-  readonly checks: Readonly<Record<string, "passing" | "failing">>;
+  readonly checks: Readonly<Record<string, CheckState>>;
   readonly services: Readonly<Record<string, ServiceView>>;
 }
 

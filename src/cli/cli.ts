@@ -8,7 +8,12 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { runCheckOnce } from "../member/checks/check-runner.ts";
 import { type CheckConfig, ConfigError, parseChecks, readChecksFile } from "../config/config.ts";
-import { type ControlApi, ControlError, type ElectorStatus, type StatusResponse } from "../control/control-types.ts";
+import {
+  type ControlApi,
+  ControlError,
+  type ElectorStatus,
+  type StatusResponse,
+} from "../control/control-types.ts";
 
 /** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
 export interface CliIo {

@@ -17,7 +17,7 @@ import {
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
 import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
 import { createChannelOptions } from "../rpc/grpc-server.ts";
-import { loadProto, serviceDefinition } from "../rpc/proto-files.ts";
+import { controlServiceDefinition } from "../rpc/service-definitions.ts";
 
 /** Options of {@link connectControl}. */
 export interface ControlClientOptions {
@@ -39,11 +39,6 @@ type Unary = (
 ) => grpc.ClientUnaryCall;
 
 let clientConstructor: grpc.ServiceClientConstructor | undefined;
-
-/** The grpc-js service definition of `conclave.control.Control`. */
-export function controlServiceDefinition(): grpc.ServiceDefinition {
-  return serviceDefinition(loadProto("control"), "conclave.control.Control");
-}
 
 /** Connect to a node's control API. The channel connects lazily, on the first call. */
 export function connectControl(options: ControlClientOptions): ControlApi {

@@ -13,7 +13,6 @@ import {
   NotLeaderError,
 } from "../../raft/index.ts";
 import { BadCommandError } from "../coordinator/commands.ts";
-import { controlServiceDefinition } from "./control-client.ts";
 import {
   type AuditVerifyResponse,
   type ControlApi,
@@ -29,7 +28,7 @@ import {
   ProposalDroppedError,
   RequestTimeoutError,
 } from "../elector/elector-node.ts";
-import type { ServiceHost } from "../transport/grpc-peer-transport.ts";
+import { controlServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import { HandlerRetryError } from "../elector/leader/handler-runner.ts";
 import { ConfigError, parseChecks } from "../config/config.ts";
 import { SwitchoverError } from "../elector/leader/master-keeper.ts";

@@ -7,7 +7,7 @@
  */
 import type { MastersState } from "./masters-state.ts";
 import type { MemberRecord } from "./members-state.ts";
-import { serviceCheckName } from "../member/services/service-manager.ts";
+import { type CheckState, serviceCheckName } from "../contract/check-state.ts";
 
 /** One service of one member. */
 export interface ServiceView {
@@ -21,7 +21,7 @@ export interface MemberView {
   readonly name: string;
   readonly address: string;
   readonly status: string;
-  readonly checks: Readonly<Record<string, "passing" | "failing">>;
+  readonly checks: Readonly<Record<string, CheckState>>;
   readonly services: Record<string, ServiceView>;
 }
 

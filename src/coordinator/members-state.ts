@@ -4,7 +4,8 @@
  * log that explains it. Handlers receive this view on stdin.
  */
 import type { Event } from "./event-log.ts";
-import type { MemberStatus } from "../elector/leader/member-tracker.ts";
+import type { MemberStatus } from "../contract/member-status.ts";
+import type { CheckState } from "../contract/check-state.ts";
 
 /** One member as the cluster has committed it. */
 export interface MemberRecord {
@@ -12,7 +13,7 @@ export interface MemberRecord {
   readonly address: string;
   readonly status: MemberStatus;
   readonly services: readonly string[];
-  readonly checks: Readonly<Record<string, "passing" | "failing">>;
+  readonly checks: Readonly<Record<string, CheckState>>;
   /**
    * Maintenance mode (`conclave drain`). Kept apart from health so that a drained member that
    * goes down and comes back is still drained: `status` is "drained" only while it is up.
@@ -26,8 +27,8 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
-function checkStates(v: unknown): Record<string, "passing" | "failing"> {
-  const out: Record<string, "passing" | "failing"> = {};
+function checkStates(v: unknown): Record<string, CheckState> {
+  const out: Record<string, CheckState> = {};
   if (typeof v === "object" && v !== null) {
     for (const [k, s] of Object.entries(v)) out[k] = s === "failing" ? "failing" : "passing";
   }

@@ -8,8 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { NodeId } from "../../raft/index.ts";
-import type { ServiceHost } from "../transport/grpc-peer-transport.ts";
-import { memberServiceDefinition } from "../member/elector-link.ts";
+import { memberServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
 import type { MasterKeeper } from "./leader/master-keeper.ts";
 import type { MemberTracker } from "./leader/member-tracker.ts";

@@ -12,7 +12,8 @@ import type { Logger } from "pino";
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
 import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
 import { createChannelOptions } from "../rpc/grpc-server.ts";
-import { loadProto, serviceDefinition } from "../rpc/proto-files.ts";
+import { memberServiceDefinition } from "../rpc/service-definitions.ts";
+import type { CheckState } from "../contract/check-state.ts";
 
 /** Options of {@link MemberAgent}. */
 export interface MemberAgentOptions {
@@ -62,11 +63,6 @@ interface Reply {
 type Duplex = grpc.ClientDuplexStream<object, Reply>;
 
 let clientConstructor: grpc.ServiceClientConstructor | undefined;
-
-/** The grpc-js service definition of `conclave.member.MemberReports`. */
-export function memberServiceDefinition(): grpc.ServiceDefinition {
-  return serviceDefinition(loadProto("member"), "conclave.member.MemberReports");
-}
 
 /** One member's link to the cluster. */
 export class MemberAgent {
@@ -245,7 +241,7 @@ export class MemberAgent {
   }
 
   /** Report a check that crossed its threshold (dropped when not connected: the next registration carries it). */
-  reportCheck(name: string, state: "passing" | "failing", detail: string): void {
+  reportCheck(name: string, state: CheckState, detail: string): void {
     this.stream?.write({ check: { name, state, detail } });
   }
 

@@ -4,7 +4,7 @@
  * applied state, read without a round trip to the leader, so the page still answers (and says
  * "no leader") when the cluster has lost its quorum: that is when an operator looks at it.
  */
-import type { CheckState } from "../member/checks/check-runner.ts";
+import type { CheckState } from "../contract/check-state.ts";
 import type { StatusResponse } from "../control/control-types.ts";
 import type { Event } from "../coordinator/event-log.ts";
 import type { MemberView } from "../coordinator/member-view.ts";

@@ -6,7 +6,12 @@
  * different but self-consistent chain; comparing it with the cluster's committed chain
  * (see {@link firstDivergence}) names the first altered event.
  */
-import { BadEventLogSnapshotError, type ChainVerdict, type Event, verifyChain } from "../coordinator/event-log.ts";
+import {
+  BadEventLogSnapshotError,
+  type ChainVerdict,
+  type Event,
+  verifyChain,
+} from "../coordinator/event-log.ts";
 import { LevelLogStore } from "./log-store-level.ts";
 import { CoordinatorState } from "../coordinator/state-machine.ts";
 

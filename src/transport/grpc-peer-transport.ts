@@ -42,6 +42,7 @@ import {
   type TlsSource,
 } from "../rpc/grpc-credentials.ts";
 import { createChannelOptions, DEFAULT_MAX_MESSAGE_BYTES } from "../rpc/grpc-server.ts";
+import type { ServiceHost } from "../rpc/service-definitions.ts";
 import type { PeerTransport, PeerTransportEvents } from "./peer-transport.ts";
 import {
   BadPeerMessageError,
@@ -104,11 +105,6 @@ export interface RaftPeerServiceOptions {
   readonly onMessage: (m: Message) => void;
   /** Limits beyond gRPC's frame size; defaults {@link DEFAULT_PEER_MESSAGE_LIMITS}. */
   readonly limits?: Partial<PeerMessageLimits>;
-}
-
-/** Something with grpc-js's `addService` (a `grpc.Server` or a `GrpcServer`). */
-export interface ServiceHost {
-  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
 }
 
 /** A snapshot being reassembled on a stream. */

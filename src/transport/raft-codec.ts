@@ -11,7 +11,15 @@
  *   fails it is never delivered (garbage must not reach the consensus core).
  */
 import type protobuf from "protobufjs";
-import type { ConfState, Entry, EntryType, Message, MessageType, NodeId, Snapshot } from "../../raft/index.ts";
+import type {
+  ConfState,
+  Entry,
+  EntryType,
+  Message,
+  MessageType,
+  NodeId,
+  Snapshot,
+} from "../../raft/index.ts";
 import { loadProto, TO_OBJECT_OPTIONS } from "../rpc/proto-files.ts";
 
 /** A received message is malformed; `field` names the offending field (e.g. `entries[2].index`). */

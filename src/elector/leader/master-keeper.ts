@@ -21,7 +21,7 @@ import type { JsonObject } from "../../coordinator/event-log.ts";
 import { leaseMarginMs, oldLeaderGoneAfterMs } from "../../contract/master-lease.ts";
 import type { MastersState } from "../../coordinator/masters-state.ts";
 import type { MembersState } from "../../coordinator/members-state.ts";
-import { serviceCheckName } from "../../member/services/service-manager.ts";
+import { serviceCheckName } from "../../contract/check-state.ts";
 
 /** A service's role on a member, as the member last reported it. */
 export interface ReportedRole {

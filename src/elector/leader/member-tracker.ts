@@ -14,16 +14,15 @@
  */
 import type { Logger } from "pino";
 import type { JsonObject } from "../../coordinator/event-log.ts";
-
-/** The committed status of a member, as the state machine holds it. */
-export type MemberStatus = "up" | "down" | "drained" | "left";
+import type { CheckState } from "../../contract/check-state.ts";
+import type { MemberStatus } from "../../contract/member-status.ts";
 
 /** What the tracker needs of the committed member view. */
 export interface TrackedMember {
   readonly name: string;
   readonly status: MemberStatus;
   /** Committed check states. */
-  readonly checks?: Readonly<Record<string, "passing" | "failing">>;
+  readonly checks?: Readonly<Record<string, CheckState>>;
 }
 
 /** A membership event the tracker wants committed. */
@@ -119,7 +118,7 @@ export class MemberTracker {
    * it differs from the committed state (a repeat, or a report about a member that has not
    * joined yet, proposes nothing: member-joined carries the states it registered with).
    */
-  checkReported(name: string, check: string, state: "passing" | "failing", detail: string): void {
+  checkReported(name: string, check: string, state: CheckState, detail: string): void {
     if (!this.active) return;
     const m = this.o.member(name);
     if (m === undefined || m.status === "left") return;

@@ -25,6 +25,7 @@ import {
   runHandlerAttempt,
   succeeded,
 } from "../../process/process-group.ts";
+import type { CheckState } from "../../contract/check-state.ts";
 
 /** The outcome of one run of a check. */
 export interface CheckResult {
@@ -296,9 +297,6 @@ async function commandCheck(run: Run, timeoutMs: number, options: RunCheckOption
 
 // ---------------------------------------------------------------------------------------------
 // The periodic runner
-
-/** The state a {@link CheckRunner} reports. */
-export type CheckState = "passing" | "failing";
 
 /** Where a {@link CheckRunner} reports its actions; `console` fits. */
 export interface CheckLogger {

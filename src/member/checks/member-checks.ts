@@ -9,7 +9,8 @@
  * specific one.
  */
 import type { Logger } from "pino";
-import { CheckRunner, type CheckState } from "./check-runner.ts";
+import { CheckRunner } from "./check-runner.ts";
+import type { CheckState } from "../../contract/check-state.ts";
 import { type CheckConfig, ConfigError, parseChecks } from "../../config/config.ts";
 import { canonicalJson } from "../../contract/canonical-json.ts";
 

@@ -27,6 +27,7 @@ import {
 import type { LeaseGuard, WatchdogDemotion } from "../../process/lease-watchdog.ts";
 import { demoteBudgetMs, selfDemoteAfterMs, watchdogSlackMs } from "../../contract/master-lease.ts";
 import type { ServiceDefinition, ServiceScript } from "./services-dir.ts";
+import { serviceCheckName } from "../../contract/check-state.ts";
 
 /** Where a service stands on this member. */
 export type RoleState = "standby" | "promoting" | "master" | "demoting" | "failed";
@@ -67,11 +68,6 @@ export interface ServiceManagerOptions {
 
 /** Default timeout of `start`, `stop` and `promote`. */
 export const SERVICE_SCRIPT_TIMEOUT_MS = 30_000;
-
-/** The check name under which a service's `status` script runs. */
-export function serviceCheckName(service: string): string {
-  return `service:${service}`;
-}
 
 interface Slot {
   readonly def: ServiceDefinition;

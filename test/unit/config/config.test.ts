@@ -19,7 +19,12 @@ import {
   splitHostPort,
   validateConfig,
 } from "../../../src/config/config.ts";
-import { DurationError, formatDuration, MAX_DURATION_MS, parseDuration } from "../../../src/config/duration.ts";
+import {
+  DurationError,
+  formatDuration,
+  MAX_DURATION_MS,
+  parseDuration,
+} from "../../../src/config/duration.ts";
 
 const TOKEN = "s3cret-token-0123456789abcdef";
 

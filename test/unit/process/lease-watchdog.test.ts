@@ -9,7 +9,11 @@ import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LeaseWatchdog, type WatchdogDemotion, watchdogScriptPath } from "../../../src/process/lease-watchdog.ts";
+import {
+  LeaseWatchdog,
+  type WatchdogDemotion,
+  watchdogScriptPath,
+} from "../../../src/process/lease-watchdog.ts";
 import { alive, waitFor } from "../../support/poll.ts";
 
 /** A services_dir whose `demote` scripts log `SERVICE begin|end EPOCH REASON`. */

@@ -14,7 +14,10 @@ import { type Logger, pino } from "pino";
 import { type Entry, type Message, message, type NodeId } from "../../../raft/index.ts";
 import { tokenMetadata } from "../../../src/rpc/grpc-auth.ts";
 import type { TlsFiles } from "../../../src/rpc/grpc-credentials.ts";
-import { GrpcPeerTransport, type GrpcPeerTransportOptions } from "../../../src/transport/grpc-peer-transport.ts";
+import {
+  GrpcPeerTransport,
+  type GrpcPeerTransportOptions,
+} from "../../../src/transport/grpc-peer-transport.ts";
 import { createGrpcServer, type GrpcServer } from "../../../src/rpc/grpc-server.ts";
 import type { PeerTransportEvents } from "../../../src/transport/peer-transport.ts";
 import {

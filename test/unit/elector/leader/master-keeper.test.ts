@@ -8,7 +8,11 @@ import test from "ava";
 import pino from "pino";
 import type { Event, EventType, JsonObject } from "../../../../src/coordinator/event-log.ts";
 import { leaseMarginMs, oldLeaderGoneAfterMs } from "../../../../src/contract/master-lease.ts";
-import { type MasterEventProposal, MasterKeeper, SwitchoverError } from "../../../../src/elector/leader/master-keeper.ts";
+import {
+  type MasterEventProposal,
+  MasterKeeper,
+  SwitchoverError,
+} from "../../../../src/elector/leader/master-keeper.ts";
 import { MastersState } from "../../../../src/coordinator/masters-state.ts";
 import { MembersState } from "../../../../src/coordinator/members-state.ts";
 

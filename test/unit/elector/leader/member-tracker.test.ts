@@ -6,7 +6,8 @@
  */
 import test from "ava";
 import pino from "pino";
-import { type MemberEventProposal, type MemberStatus, MemberTracker } from "../../../../src/elector/leader/member-tracker.ts";
+import { type MemberEventProposal, MemberTracker } from "../../../../src/elector/leader/member-tracker.ts";
+import type { MemberStatus } from "../../../../src/contract/member-status.ts";
 
 function setup(timeout = 1500) {
   let now = 0;

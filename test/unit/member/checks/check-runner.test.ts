@@ -14,7 +14,8 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
-import { CheckRunner, type CheckState, runCheckOnce } from "../../../../src/member/checks/check-runner.ts";
+import { CheckRunner, runCheckOnce } from "../../../../src/member/checks/check-runner.ts";
+import type { CheckState } from "../../../../src/contract/check-state.ts";
 import type { CheckCommon, CheckConfig, Run } from "../../../../src/config/config.ts";
 
 const common: CheckCommon = {

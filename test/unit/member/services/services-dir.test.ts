@@ -6,7 +6,11 @@ import test from "ava";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readServicesDir, ServicesDirError, sortByPriority } from "../../../../src/member/services/services-dir.ts";
+import {
+  readServicesDir,
+  ServicesDirError,
+  sortByPriority,
+} from "../../../../src/member/services/services-dir.ts";
 
 function tempDir(t: { teardown: (f: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), "conclave-services-dir-"));
