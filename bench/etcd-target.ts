@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import protobuf from "protobufjs";
-import { createChannelOptions } from "../src/rpc/grpc-server.ts";
+import { createChannelOptions } from "../src/rpc/channel-options.ts";
 import { freePort } from "../test/support/process-cluster.ts";
 import { sleep, type Target, tail } from "./bench-target.ts";
 

@@ -5,7 +5,9 @@
  * (member-left), an elector finishes the Ready in progress and closes its data dir.
  */
 import pino from "pino";
-import { type Config, ConfigError, loadConfig } from "./config/config.ts";
+import { ConfigError } from "./config/config-error.ts";
+import { loadConfig } from "./config/load-config.ts";
+import type { Config } from "./config/node-config.ts";
 import type { NodeViewSource } from "./status/node-view.ts";
 
 /**

@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { DurationError, formatDuration, parseDuration } from "../../src/config/duration.ts";
-import { HANDLER_ENV_NAMES } from "../../src/process/process-group.ts";
+import { HANDLER_ENV_NAMES } from "../../src/contract/handler-env.ts";
 import { parseHandlerEnv, parseHandlerStdin, readStdin, runMain } from "./handler-input.ts";
 import { HandlerSettingsError, parseHandlerSettings, settingsOrExit } from "./handler-settings.ts";
 

@@ -1,7 +1,33 @@
 /**
  * The committed status of a member, as `conclave members`, the status page and handler stdin
- * show it. `drained` is maintenance mode while the member is up (`conclave drain`).
+ * show it, and the one rule that derives it.
+ *
+ * The committed state keeps two independent facts about a member: its health (`up`, `down`,
+ * `left`, from the leader's failure detection) and its maintenance flag (`conclave drain` /
+ * `undrain`). They are kept apart so that a drained member that goes down and comes back is
+ * still drained. The status shown is derived from the two by {@link memberStatus} alone, so
+ * every elector, and every reader of the view, derives the same.
  */
 
-/** A member's committed status. */
+/** A member's health as the leader's failure detection committed it. */
+export type MemberHealth = "up" | "down" | "left";
+
+/** A member's committed status: its health, or `drained` while it is up and in maintenance. */
 export type MemberStatus = "up" | "down" | "drained" | "left";
+
+/** Every {@link MemberStatus}, for validation of what a peer, a snapshot or stdin carries. */
+export const MEMBER_STATUSES: readonly MemberStatus[] = ["up", "down", "drained", "left"];
+
+/** Whether `v` is a {@link MemberStatus}. */
+export function isMemberStatus(v: unknown): v is MemberStatus {
+  return typeof v === "string" && (MEMBER_STATUSES as readonly string[]).includes(v);
+}
+
+/**
+ * The status of a member with this health and maintenance flag: `drained` while it is up and
+ * in maintenance, its health otherwise (maintenance does not hide that a member is down or
+ * has left). The one place this rule lives.
+ */
+export function memberStatus(health: MemberHealth, maintenance: boolean): MemberStatus {
+  return health === "up" && maintenance ? "drained" : health;
+}

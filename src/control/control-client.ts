@@ -16,7 +16,7 @@ import {
 } from "./control-types.ts";
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
 import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
-import { createChannelOptions } from "../rpc/grpc-server.ts";
+import { createChannelOptions } from "../rpc/channel-options.ts";
 import { controlServiceDefinition } from "../rpc/service-definitions.ts";
 
 /** Options of {@link connectControl}. */

@@ -2,6 +2,7 @@
  * Plain-object shapes of the control API (proto/control.proto), shared by the service, its
  * client and the CLI. Field names are protobufjs's camelCase forms of the proto fields.
  */
+import type { MemberView } from "../contract/member-view.ts";
 
 /** One elector as `conclave status` and `conclave electors list` show it. */
 export interface ElectorStatus {
@@ -32,14 +33,8 @@ export interface KvItem {
   revision: number;
 }
 
-/** One member, as `conclave members` shows it. */
-export interface MemberInfo {
-  name: string;
-  address: string;
-  status: string;
-  checks: Record<string, string>;
-  services: Record<string, { state: string; master: boolean; epoch: number }>;
-}
+/** One member, as `conclave members` shows it: the contract's member view. */
+export type MemberInfo = MemberView;
 
 /** The result of `conclave audit verify`. */
 export interface AuditVerifyResponse {
@@ -53,18 +48,27 @@ export interface AuditVerifyResponse {
 
 /** The control API, as the CLI uses it. Every method may throw {@link ControlError}. */
 export interface ControlApi {
+  /** Set a key; resolves with the revision (log index) that wrote it. */
   kvPut(key: string, value: string): Promise<{ revision: number }>;
+  /** One key, read linearizably. */
   kvGet(key: string): Promise<{ found: boolean; value: string; revision: number }>;
+  /** Every key under `prefix`, in key order. */
   kvList(prefix: string): Promise<{ items: KvItem[] }>;
+  /** Delete a key; `deleted` says whether it existed. */
   kvDelete(key: string): Promise<{ deleted: boolean; revision: number }>;
   /** The leader's view; with `local`, the answering node's own. */
   status(local?: boolean): Promise<StatusResponse>;
+  /** The voters and learners, with their replication state. */
   electorsList(): Promise<{ electors: ElectorStatus[] }>;
+  /** Add an elector: as a learner, promoted to voter once it has caught up. */
   electorsAdd(name: string, address: string): Promise<{ electors: ElectorStatus[] }>;
+  /** Remove a voter or learner. */
   electorsRemove(name: string): Promise<{ electors: ElectorStatus[] }>;
+  /** The committed member view. */
   members(): Promise<{ members: MemberInfo[] }>;
   /** Events after `since` (JSON strings, in id order). */
   events(since: number, type: string, limit: number): Promise<{ eventsJson: string[] }>;
+  /** Recompute the hash chain on the node asked. */
   auditVerify(): Promise<AuditVerifyResponse>;
   /** Run a failed handler of an event again (all failed ones when `handler` is empty). */
   handlersRetry(eventId: number, handler: string): Promise<{ started: string[] }>;
@@ -78,6 +82,7 @@ export interface ControlApi {
   checksApply(checksJson: string): Promise<{ version: number; checksJson: string }>;
   /** The cluster-wide check definitions in force. */
   checksList(): Promise<{ version: number; checksJson: string }>;
+  /** Close the channel. */
   close(): void;
 }
 

@@ -5,7 +5,8 @@
  * {@link parseChecks} as a local config; `version` is the id of the event that set them, and
  * is what a member compares to know it is up to date.
  */
-import type { Event, JsonValue } from "./event-log.ts";
+import type { JsonValue } from "../contract/canonical-json.ts";
+import type { Event } from "../contract/events.ts";
 
 /** The committed cluster-wide checks. */
 export interface ClusterChecks {

@@ -2,7 +2,8 @@
  * The typed commands of Conclave's replicated state machine, and their wire form (the data
  * of a Raft `normal` entry).
  */
-import { BadEventError, type Event, type EventFields, validateEventFields } from "./event-log.ts";
+import type { Event, EventFields } from "../contract/events.ts";
+import { BadEventError, validateEventFields } from "./event-fields.ts";
 
 /** Largest value `conclave kv put` accepts (DESIGN.md: values up to 64 KiB). */
 export const KV_MAX_VALUE_BYTES = 64 * 1024;

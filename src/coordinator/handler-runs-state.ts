@@ -3,7 +3,7 @@
  * (event, handler) pair, the latest attempt started and whether it has a final outcome.
  * The leader's orchestrator reads it to decide what to run; every elector holds the same.
  */
-import type { Event } from "./event-log.ts";
+import type { Event } from "../contract/events.ts";
 
 /** One (event, handler) pair's progress. */
 export interface HandlerRunRecord {

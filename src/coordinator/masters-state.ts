@@ -8,7 +8,7 @@
  * epoch it carries; `master-demoted` clears the master only when it names the current master
  * and epoch (a stale demotion cannot clear a newer master).
  */
-import type { Event } from "./event-log.ts";
+import type { Event } from "../contract/events.ts";
 
 /** One service's committed master record. */
 export interface MasterRecord {

@@ -1,32 +1,17 @@
 /**
- * The committed view of a member's services, as `conclave members` and a handler's stdin show
- * it (DESIGN.md: `"services": {NAME: {"state", "master", "epoch"}}`). Derived only from
- * committed state, so every elector shows the same: `state` is `master` for the committed
- * master, `failing` when the service's status check is failing, `standby` otherwise; `epoch`
- * is the service's current master epoch.
+ * Builds the committed view of a member ({@link MemberView}, whose shape contract/member-view.ts
+ * declares) from the member table and the masters section. Derived only from committed state,
+ * so every elector shows the same: a service's `state` is `master` for the committed master,
+ * `failing` when the service's status check is failing, `standby` otherwise; `epoch` is the
+ * service's current master epoch.
  */
+import { serviceCheckName } from "../contract/check-state.ts";
+import type { MemberView, ServiceView } from "../contract/member-view.ts";
 import type { MastersState } from "./masters-state.ts";
-import type { MemberRecord } from "./members-state.ts";
-import { type CheckState, serviceCheckName } from "../contract/check-state.ts";
-
-/** One service of one member. */
-export interface ServiceView {
-  readonly state: "master" | "standby" | "failing";
-  readonly master: boolean;
-  readonly epoch: number;
-}
-
-/** One member as `conclave members`, a handler's stdin and the status page show it. */
-export interface MemberView {
-  readonly name: string;
-  readonly address: string;
-  readonly status: string;
-  readonly checks: Readonly<Record<string, CheckState>>;
-  readonly services: Record<string, ServiceView>;
-}
+import type { CommittedMember } from "./members-state.ts";
 
 /** The committed view of member `m` (DESIGN.md's `members` shape). */
-export function memberView(m: MemberRecord, masters: MastersState): MemberView {
+export function memberView(m: CommittedMember, masters: MastersState): MemberView {
   return {
     name: m.name,
     address: m.address,
@@ -36,8 +21,11 @@ export function memberView(m: MemberRecord, masters: MastersState): MemberView {
   };
 }
 
-/** The services of `m`, keyed by name. */
-export function memberServices(m: MemberRecord, masters: MastersState): Record<string, ServiceView> {
+/** The services of `m`, keyed by name, in the order the member declared them. */
+export function memberServices(
+  m: Pick<CommittedMember, "name" | "services" | "checks">,
+  masters: MastersState,
+): Record<string, ServiceView> {
   const out: Record<string, ServiceView> = {};
   for (const s of m.services) {
     const rec = masters.get(s);

@@ -1,27 +1,50 @@
 /**
  * The committed member table, folded from the event log: every elector applies the same
  * events, so every elector holds the same table, and the table can never disagree with the
- * log that explains it. Handlers receive this view on stdin.
+ * log that explains it. Handlers receive this view on stdin (through member-view.ts).
+ *
+ * Invariants:
+ * - a member's health (`up`/`down`/`left`) and its maintenance flag are stored once each and
+ *   change independently: health only on member-joined/up/down/left, maintenance only on
+ *   member-drained/undrained, so a drained member that goes down and comes back is still
+ *   drained, and one that leaves and rejoins is too;
+ * - the status anyone reads is derived from those two by `memberStatus` (contract/), never
+ *   stored, so no two copies can disagree;
+ * - events about a member the table does not know are ignored, except member-joined.
  */
-import type { Event } from "./event-log.ts";
-import type { MemberStatus } from "../contract/member-status.ts";
 import type { CheckState } from "../contract/check-state.ts";
+import type { Event } from "../contract/events.ts";
+import { isMemberStatus, type MemberHealth, memberStatus } from "../contract/member-status.ts";
+import type { MemberView } from "../contract/member-view.ts";
 
-/** One member as the cluster has committed it. */
-export interface MemberRecord {
-  readonly name: string;
-  readonly address: string;
-  readonly status: MemberStatus;
+/** One member as the cluster has committed it: what the table stores and snapshots. */
+export interface MemberRecord extends Pick<MemberView, "name" | "address" | "checks"> {
+  /** Its health as the leader's failure detection committed it. */
+  readonly health: MemberHealth;
+  /** Maintenance mode (`conclave drain`), kept apart from health. */
+  readonly maintenance: boolean;
+  /** The names of the services it runs (the view adds each one's master state). */
   readonly services: readonly string[];
-  readonly checks: Readonly<Record<string, CheckState>>;
-  /**
-   * Maintenance mode (`conclave drain`). Kept apart from health so that a drained member that
-   * goes down and comes back is still drained: `status` is "drained" only while it is up.
-   */
-  readonly drained?: boolean;
   /** The id of the event that last changed this member. */
   readonly since: number;
 }
+
+/** A committed member as the table answers it: the record and its derived `status`. */
+export interface CommittedMember extends MemberRecord, Pick<MemberView, "status"> {}
+
+/**
+ * A member as snapshots written before the status was derived stored it: the status itself,
+ * and beside it the maintenance flag (absent in the oldest snapshots).
+ */
+export interface LegacyMemberRecord extends Pick<MemberRecord, "name" | "address" | "services" | "checks" | "since"> {
+  /** `drained` meant up and in maintenance. */
+  readonly status: MemberView["status"];
+  /** Maintenance mode, when the snapshot kept it. */
+  readonly drained?: boolean;
+}
+
+/** A member of the table's snapshot data, in the current or the legacy shape. */
+export type MemberSnapshotRecord = MemberRecord | LegacyMemberRecord;
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
@@ -33,6 +56,39 @@ function checkStates(v: unknown): Record<string, CheckState> {
     for (const [k, s] of Object.entries(v)) out[k] = s === "failing" ? "failing" : "passing";
   }
   return out;
+}
+
+/** `r` with its fields in one fixed order, so equal tables snapshot to equal bytes. */
+function record(r: MemberRecord): MemberRecord {
+  return {
+    name: r.name,
+    address: r.address,
+    health: r.health,
+    maintenance: r.maintenance,
+    services: r.services,
+    checks: r.checks,
+    since: r.since,
+  };
+}
+
+/**
+ * A snapshot's member in the current shape. A legacy record's `drained` status becomes health
+ * `up` with maintenance on; its `drained` flag, when present, is the maintenance flag. So every
+ * legacy record derives the status it stored.
+ */
+export function memberFromSnapshot(m: MemberSnapshotRecord): MemberRecord {
+  if ("health" in m) return record({ ...m, maintenance: m.maintenance === true });
+  const status = isMemberStatus(m.status) ? m.status : "up";
+  return record({
+    ...m,
+    health: status === "drained" ? "up" : status,
+    maintenance: status === "drained" || m.drained === true,
+  });
+}
+
+/** The member as readers see it: the record with its derived status. */
+function committed(r: MemberRecord): CommittedMember {
+  return { ...r, status: memberStatus(r.health, r.maintenance) };
 }
 
 /** The member section of the state machine. */
@@ -48,36 +104,37 @@ export class MembersState {
       const base: MemberRecord = old ?? {
         name,
         address: "",
-        status: "up",
+        health: "up",
+        maintenance: false,
         services: [],
         checks: {},
         since: e.id,
       };
-      this.members.set(name, { ...base, ...patch, since: e.id });
+      this.members.set(name, record({ ...base, ...patch, since: e.id }));
     };
     switch (e.type) {
       case "member-joined":
         set({
-          status: old?.drained ? "drained" : "up",
+          health: "up",
           address: typeof e.details.address === "string" ? e.details.address : (old?.address ?? ""),
           services: strings(e.details.services),
           checks: checkStates(e.details.checks),
         });
         return;
       case "member-up":
-        if (old) set({ status: old.drained ? "drained" : "up" });
-        return;
-      case "member-undrained":
-        if (old) set({ drained: false, status: old.status === "drained" ? "up" : old.status });
+        if (old) set({ health: "up" });
         return;
       case "member-down":
-        if (old) set({ status: "down" });
-        return;
-      case "member-drained":
-        if (old) set({ drained: true, status: old.status === "up" ? "drained" : old.status });
+        if (old) set({ health: "down" });
         return;
       case "member-left":
-        if (old) set({ status: "left" });
+        if (old) set({ health: "left" });
+        return;
+      case "member-drained":
+        if (old) set({ maintenance: true });
+        return;
+      case "member-undrained":
+        if (old) set({ maintenance: false });
         return;
       case "check-failing":
       case "check-passing": {
@@ -93,30 +150,38 @@ export class MembersState {
   }
 
   /** Every member, sorted by name. */
-  list(): MemberRecord[] {
-    return [...this.members.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  list(): CommittedMember[] {
+    return this.records().map(committed);
   }
 
   /** One member, if known. */
-  get(name: string): MemberRecord | undefined {
-    return this.members.get(name);
+  get(name: string): CommittedMember | undefined {
+    const r = this.members.get(name);
+    return r && committed(r);
   }
 
   /** How many members are up, down and drained (members that left are not counted). */
   counts(): { up: number; down: number; drained: number } {
     const c = { up: 0, down: 0, drained: 0 };
-    for (const m of this.members.values()) if (m.status !== "left") c[m.status]++;
+    for (const m of this.members.values()) {
+      const status = memberStatus(m.health, m.maintenance);
+      if (status !== "left") c[status]++;
+    }
     return c;
   }
 
-  /** Plain data for a snapshot. */
+  /** Plain data for a snapshot: the stored records, sorted by name (no derived status). */
   snapshot(): MemberRecord[] {
-    return this.list();
+    return this.records();
   }
 
-  /** Replace the table from snapshot data. */
-  restore(data: readonly MemberRecord[]): void {
+  /** Replace the table from snapshot data, in the current or the legacy shape. */
+  restore(data: readonly MemberSnapshotRecord[]): void {
     this.members.clear();
-    for (const m of data) this.members.set(m.name, m);
+    for (const m of data) this.members.set(m.name, memberFromSnapshot(m));
+  }
+
+  private records(): MemberRecord[] {
+    return [...this.members.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 }

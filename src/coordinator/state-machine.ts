@@ -1,16 +1,21 @@
 /**
  * The replicated state machine frame: applies committed Raft entries in log order, takes
  * snapshots and restores them. Deterministic: the same entries give the same state on
- * every elector. Sections (the KV configuration now; members, events and handler runs
- * later) keep their own data; this class routes commands to them and owns the snapshot.
+ * every elector. Sections (kv, the event log, and what is folded from the events: members,
+ * handler runs, masters, cluster checks) keep their own data; this class routes commands to
+ * them and owns the snapshot.
+ *
+ * Determinism: nothing here reads a clock, randomness, the file system or local settings; an
+ * entry's effect depends only on the entry and the state before it.
  */
 import { decodeConfChange, type Entry, type NodeId } from "../../raft/index.ts";
 import { BadCommandError, type CommandResult, decodeCommand } from "./commands.ts";
-import { EventLog, type EventLogSnapshot } from "./event-log.ts";
+import { EventLog } from "./event-log.ts";
+import type { EventLogSnapshot } from "./event-log-snapshot.ts";
 import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
 import { type KvEntry, KvStore } from "./kv-store.ts";
 import { type MasterRecord, MastersState } from "./masters-state.ts";
-import { type MemberRecord, MembersState } from "./members-state.ts";
+import { type MemberSnapshotRecord, MembersState } from "./members-state.ts";
 import { type ClusterChecks, ClusterChecksState } from "./cluster-checks-state.ts";
 
 /** The outcome of applying one entry. */
@@ -33,7 +38,8 @@ interface SnapshotV1 {
   kv: [string, KvEntry][];
   /** Absent in snapshots taken before the event log existed. */
   events?: EventLogSnapshot;
-  members?: MemberRecord[];
+  /** Members in either shape: see {@link MemberSnapshotRecord}. */
+  members?: MemberSnapshotRecord[];
   handlerRuns?: HandlerRunRecord[];
   masters?: MasterRecord[];
   clusterChecks?: ClusterChecks;

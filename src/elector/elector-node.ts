@@ -26,27 +26,7 @@ import { type Command, encodeCommand, validateCommand } from "../coordinator/com
 import type { LogStore } from "../storage/log-store.ts";
 import type { PeerTransport, PeerTransportEvents } from "../transport/peer-transport.ts";
 import type { ApplyOutcome, CoordinatorState } from "../coordinator/state-machine.ts";
-
-/** A proposal was overwritten by a new leader before it committed: the client may retry. */
-export class ProposalDroppedError extends Error {
-  override readonly name = "ProposalDroppedError";
-  constructor(index: number) {
-    super(`the proposal at index ${index} was replaced by a new leader before it committed; retry`);
-  }
-}
-
-/** The node is stopping; outstanding requests are abandoned. */
-export class NodeStoppedError extends Error {
-  override readonly name = "NodeStoppedError";
-  constructor() {
-    super("the node is shutting down");
-  }
-}
-
-/** A request did not complete in time (no leader, or a partition). */
-export class RequestTimeoutError extends Error {
-  override readonly name = "RequestTimeoutError";
-}
+import { NodeStoppedError, ProposalDroppedError, RequestTimeoutError } from "./node-errors.ts";
 
 /** Timer seam, so tests can drive time by hand. */
 export interface Ticker {

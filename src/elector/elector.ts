@@ -2,20 +2,26 @@
  * The elector role: opens the data dir (bootstrapping a founding node from
  * `cluster.electors`, or starting empty when `cluster.join` is set), serves Raft peers, the
  * control API and member streams on `listen`, drives the Raft group, and, while leading,
- * judges members (failure detection). Loaded only by nodes with the elector role.
+ * drives the leader-only roles (failure detection, master keeping, handler runs) through one
+ * `LeaderRole` list. Loaded only by nodes with the elector role.
  */
 import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { SeededRng } from "../../raft/index.ts";
-import type { Config } from "../config/config.ts";
+import type { Config } from "../config/node-config.ts";
 import { connectControl } from "../control/control-client.ts";
-import { ControlService, registerControlService } from "../control/control-service.ts";
+import { registerControlService } from "../control/control-grpc.ts";
+import { ControlService } from "../control/control-service.ts";
 import { ElectorNode } from "./elector-node.ts";
-import { GrpcPeerTransport, registerRaftPeerService } from "../transport/grpc-peer-transport.ts";
+import { GrpcPeerTransport } from "../transport/grpc-peer-transport.ts";
+import { registerRaftPeerService } from "../transport/raft-peer-service.ts";
 import { createGrpcServer, type GrpcServer } from "../rpc/grpc-server.ts";
-import { DataDirCorruptError, DataDirLockedError, LevelLogStore } from "../storage/log-store-level.ts";
-import { canonicalJson, type EventFields, type JsonValue } from "../coordinator/event-log.ts";
+import { DataDirCorruptError, DataDirLockedError } from "../storage/data-dir-errors.ts";
+import { LevelLogStore } from "../storage/log-store-level.ts";
+import { canonicalJson, type JsonValue } from "../contract/canonical-json.ts";
+import { eventCommitter } from "./event-stamp.ts";
 import { HandlerRunner } from "./leader/handler-runner.ts";
+import type { LeaderRole } from "./leader/leader-role.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MasterKeeper } from "./leader/master-keeper.ts";
 import { MemberTracker } from "./leader/member-tracker.ts";
@@ -108,11 +114,46 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       });
     },
   });
+  /** Every event this elector decides is stamped and committed through this one function. */
+  const commitEvent = eventCommitter({ node });
+
+  // What the elector does only while it leads. A new leader gives members a full grace period.
+  const tracker = new MemberTracker({
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    members: () => state.members.list(),
+    member: (name) => state.members.get(name),
+    propose: async (e) => void (await commitEvent({ ...e, service: null })),
+    logger,
+  });
+  const keeper = new MasterKeeper({
+    leaseMs: config.timing.masterLeaseMs,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    memberTimeoutMs: config.timing.memberTimeoutMs,
+    now: () => performance.now(),
+    masters: state.masters,
+    members: state.members,
+    lastSeen: (name) => tracker.lastSeenAt(name),
+    propose: async (e) => void (await commitEvent(e)),
+    logger,
+  });
+  const runner = new HandlerRunner({
+    self: config.name,
+    cluster: CLUSTER_NAME,
+    handlers: config.handlers,
+    state,
+    electionTimeoutMs: config.timing.electionTimeoutMs,
+    logger,
+    propose: commitEvent,
+  });
+  /** Driven together: activated, stopped, ticked and told of events in one loop each. */
+  const roles: readonly LeaderRole[] = [tracker, keeper, runner];
+
   const control = new ControlService({
     node,
     state,
     logger,
-    // The runner is created below; requests only arrive once the node is serving.
+    commitEvent,
     retryHandler: (eventId, handler) => runner.retry(eventId, handler),
     requestSwitchover: (service, member) => keeper.requestSwitchover(service, member),
     candidates: (service) => keeper.candidates(service),
@@ -139,53 +180,11 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   });
   registerControlService(server, control, logger);
 
-  /** Commit one event decided on this node (stamped with this node's wall clock). */
-  const proposeEvent = async (e: Omit<EventFields, "time">): Promise<void> => {
-    await node.propose({
-      type: "event",
-      event: { time: new Date().toISOString(), ...e, details: { ...e.details } },
-    });
-  };
-
-  // Failure detection runs on the leader only; a new leader gives members a full grace period.
-  const tracker = new MemberTracker({
-    memberTimeoutMs: config.timing.memberTimeoutMs,
-    now: () => performance.now(),
-    members: () => state.members.list(),
-    member: (name) => state.members.get(name),
-    propose: (e) => proposeEvent({ ...e, service: null }),
-    logger,
-  });
-  const keeper = new MasterKeeper({
-    leaseMs: config.timing.masterLeaseMs,
-    electionTimeoutMs: config.timing.electionTimeoutMs,
-    memberTimeoutMs: config.timing.memberTimeoutMs,
-    now: () => performance.now(),
-    masters: state.masters,
-    members: state.members,
-    lastSeen: (name) => tracker.lastSeenAt(name),
-    propose: (e) => proposeEvent(e),
-    logger,
-  });
-  const runner = new HandlerRunner({
-    self: config.name,
-    cluster: CLUSTER_NAME,
-    handlers: config.handlers,
-    state,
-    electionTimeoutMs: config.timing.electionTimeoutMs,
-    logger,
-    propose: async (event) => {
-      const out = await node.propose({ type: "event", event });
-      if (out.kind !== "result" || out.result.type !== "event")
-        throw new Error(`unexpected outcome ${out.kind}`);
-      return out.result.event;
-    },
-  });
   /** Events applied since start, by type (`/metrics`). */
   const eventCounts: Record<string, number> = {};
-  // A new leader acts on members and handlers only once its own leader-elected entry is
-  // applied: everything its predecessors committed is applied by then, so it never judges
-  // from a stale view (a duplicate member-down, or attempt 1 of a handler already started).
+  // A new leader's roles act only once its own leader-elected entry is applied: everything
+  // its predecessors committed is applied by then, so no role judges from a stale view (a
+  // duplicate member-down, or attempt 1 of a handler already started).
   node.onApplied((_entry, outcome) => {
     if (outcome.kind !== "result" || outcome.result.type !== "event") return;
     const e = outcome.result.event;
@@ -197,22 +196,18 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       s.role === "leader" &&
       e.term === s.term
     ) {
-      tracker.becameLeader();
-      keeper.becameLeader();
-      runner.becameLeader(e.term);
+      for (const role of roles) role.becameLeader(e.term);
       return;
     }
-    runner.eventCommitted(e);
+    for (const role of roles) role.eventCommitted?.(e);
   });
   node.onLeaderChange((leader) => {
     if (leader !== config.name) {
-      tracker.lostLeadership();
-      keeper.lostLeadership();
-      runner.lostLeadership();
+      for (const role of roles) role.lostLeadership();
       return;
     }
     // "leader-elected: a new leader committed its first entry" — recorded in the log itself.
-    proposeEvent({
+    commitEvent({
       type: "leader-elected",
       member: null,
       service: null,
@@ -221,8 +216,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   });
   const checkTimer = setInterval(
     () => {
-      tracker.check();
-      keeper.tick();
+      for (const role of roles) role.tick?.();
     },
     Math.max(50, config.timing.heartbeatMs / 2),
   );
@@ -254,7 +248,8 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     stop() {
       stopping ??= (async () => {
         clearInterval(checkTimer);
-        runner.stop();
+        // Kill running handlers and stop judging before the streams and the node go.
+        for (const role of roles) role.lostLeadership();
         endMemberStreams();
         control.close();
         await node.stop();

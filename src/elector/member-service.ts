@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { NodeId } from "../../raft/index.ts";
 import { memberServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
+import { isCheckState } from "../contract/check-state.ts";
 import type { MasterKeeper } from "./leader/master-keeper.ts";
 import type { MemberTracker } from "./leader/member-tracker.ts";
 
@@ -21,12 +22,14 @@ export interface LeaderInfo {
   onLeaderChange(listener: (leader: NodeId | null, term: number) => void): () => void;
 }
 
+/** A service's role on the member, as it reports it (proto `ServiceRole`). */
 interface Role {
   service: string;
   state: string;
   epoch: number;
 }
 
+/** One message of a member's stream (proto `MemberReport`): one field of its `body` is set. */
 interface Report {
   register?: {
     name: string;
@@ -41,26 +44,45 @@ interface Report {
   check?: { name: string; state: string; detail: string };
 }
 
+/** What the member service tells the failure detector (a {@link MemberTracker}). */
+export type MemberReportSink = Pick<MemberTracker, "registered" | "heard" | "checkReported" | "left">;
+
+/** What the member service needs of the master keeper (a {@link MasterKeeper}). */
+export type MasterGrants = Pick<MasterKeeper, "isActive" | "grantsFor" | "report">;
+
 /** What the member service needs beyond the failure detector. */
 export interface MemberServiceExtras {
   /** The leader's master bookkeeping (grants in acknowledgements, role reports). */
-  readonly keeper: MasterKeeper;
+  readonly keeper: MasterGrants;
   /** The committed cluster-wide checks. */
   readonly clusterChecks: () => ClusterChecks;
   /** `timing.master_lease`, sent in every acknowledgement. */
   readonly leaseMs: number;
 }
 
+/** A member's report stream, as grpc-js hands it to the handler. */
 type Stream = grpc.ServerDuplexStream<Report, object>;
 
 /** Longest member name accepted: names are host names. */
 const MAX_NAME = 253;
 
-/** Serve MemberReports on `server`. Returns a function that ends every member stream. */
-export function registerMemberService(
-  server: ServiceHost,
-  options: { node: LeaderInfo; tracker: MemberTracker; logger: Logger; extras?: MemberServiceExtras },
-): () => void {
+/** Options of {@link registerMemberService}. */
+export interface MemberServiceOptions {
+  /** The local elector: who leads, and where. */
+  readonly node: LeaderInfo;
+  /** The leader's failure detector, fed with registrations, heartbeats, checks and goodbyes. */
+  readonly tracker: MemberReportSink;
+  readonly logger: Logger;
+  /** Master grants and cluster-wide checks in acknowledgements (none when absent). */
+  readonly extras?: MemberServiceExtras;
+}
+
+/**
+ * Serve MemberReports on `server`. Returns a function that ends every member stream.
+ * Invariant: a stream is registered with the tracker only on the leader; every stream ends
+ * when the known leader changes, so no member keeps reporting to a node that stopped leading.
+ */
+export function registerMemberService(server: ServiceHost, options: MemberServiceOptions): () => void {
   const { node, tracker, logger, extras } = options;
   const streams = new Set<Stream>();
   const endAll = () => {
@@ -147,7 +169,7 @@ export function registerMemberService(
         ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
       } else if (r.check) {
         const { name: check, state, detail } = r.check;
-        if (check && (state === "passing" || state === "failing")) {
+        if (check && isCheckState(state)) {
           tracker.checkReported(name, check, state, detail ?? "");
         }
       } else if (r.leave) {

@@ -11,7 +11,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
 import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
-import { createChannelOptions } from "../rpc/grpc-server.ts";
+import { createChannelOptions } from "../rpc/channel-options.ts";
 import { memberServiceDefinition } from "../rpc/service-definitions.ts";
 import type { CheckState } from "../contract/check-state.ts";
 

@@ -5,7 +5,7 @@
  * at once), checks stop, services stop in reverse priority, then the member says goodbye.
  */
 import type { Logger } from "pino";
-import type { Config } from "../config/config.ts";
+import type { Config } from "../config/node-config.ts";
 import { LeaseWatchdog } from "../process/lease-watchdog.ts";
 import { MemberAgent } from "./elector-link.ts";
 import { MemberChecks } from "./checks/member-checks.ts";

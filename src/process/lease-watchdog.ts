@@ -39,6 +39,12 @@ export function watchdogScriptPath(): string {
 export class LeaseWatchdog implements LeaseGuard {
   private readonly child: ChildProcess;
   private last = "";
+  /**
+   * Resolves once the watchdog's output has ended and every `demoted` line in it has reached
+   * `onDemoted`: after this, no further demotion can be reported (tests wait for it instead of
+   * sleeping).
+   */
+  readonly outputEnded: Promise<void>;
 
   /**
    * Start the watchdog for `servicesDir`. `onDemoted` hears of each demote it ran (so the agent,
@@ -56,6 +62,7 @@ export class LeaseWatchdog implements LeaseGuard {
       const m = /^demoted (\S+) (\d+) (\d+)$/.exec(line);
       if (m) onDemoted({ service: m[1]!, epoch: Number(m[2]), exitCode: Number(m[3]) });
     });
+    this.outputEnded = new Promise((resolve) => lines.once("close", () => resolve()));
     this.child.unref();
     (this.child.stdout as unknown as { unref?: () => void }).unref?.();
   }

@@ -12,27 +12,10 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 
 /** Metadata key carrying the token. */
-export const AUTH_METADATA_KEY = "authorization";
+const AUTH_METADATA_KEY = "authorization";
 
 /** Status details of a refused call (clients and operators grep for this). */
-export const UNAUTHENTICATED_DETAILS = "missing or wrong cluster token";
-
-/** A token that cannot be used (empty, or characters gRPC metadata cannot carry). */
-export class InvalidTokenError extends Error {
-  override readonly name = "InvalidTokenError";
-}
-
-/**
- * Check that a token can travel in metadata: non-empty printable ASCII without spaces
- * (read token files with a trailing newline trimmed).
- * @throws InvalidTokenError
- */
-export function assertUsableToken(token: string): void {
-  if (token.length === 0) throw new InvalidTokenError("the cluster token is empty");
-  if (!/^[\x21-\x7e]+$/.test(token)) {
-    throw new InvalidTokenError("the cluster token must be printable ASCII without spaces or newlines");
-  }
-}
+const UNAUTHENTICATED_DETAILS = "missing or wrong cluster token";
 
 function digest(s: string): Buffer {
   return createHash("sha256").update(s, "utf8").digest();
@@ -42,7 +25,7 @@ function digest(s: string): Buffer {
  * Whether call metadata presents exactly one `authorization: Bearer <token>` equal to `token`.
  * Constant-time in the token content. An empty expected token never matches.
  */
-export function checkToken(metadata: grpc.Metadata, token: string): boolean {
+function checkToken(metadata: grpc.Metadata, token: string): boolean {
   if (token.length === 0) return false;
   const values = metadata.get(AUTH_METADATA_KEY);
   if (values.length !== 1) return false;
@@ -51,22 +34,14 @@ export function checkToken(metadata: grpc.Metadata, token: string): boolean {
   return timingSafeEqual(digest(presented), digest(`Bearer ${token}`));
 }
 
-/** Fresh metadata carrying the token; attach to each call on insecure channels. */
+/**
+ * Fresh metadata carrying the token, for a client to attach to each call (on TLS channels
+ * too: one way of presenting it everywhere).
+ */
 export function tokenMetadata(token: string): grpc.Metadata {
   const md = new grpc.Metadata();
   md.set(AUTH_METADATA_KEY, `Bearer ${token}`);
   return md;
-}
-
-/**
- * Call credentials adding the token to every call; compose them with TLS channel
- * credentials (`grpc.credentials.combineChannelCredentials`). gRPC refuses call
- * credentials on insecure channels: use {@link tokenMetadata} there.
- */
-export function tokenCallCredentials(token: string): grpc.CallCredentials {
-  return grpc.credentials.createFromMetadataGenerator((_params, callback) =>
-    callback(null, tokenMetadata(token)),
-  );
 }
 
 /** Options of {@link createAuthInterceptor}. */

@@ -75,7 +75,7 @@ export interface ClientCredentialsOptions {
 }
 
 /** The host part of `host:port` or `[v6]:port`, without brackets. */
-export function hostOf(address: string): string {
+function hostOf(address: string): string {
   const i = address.lastIndexOf(":");
   const host = i > 0 ? address.slice(0, i) : address;
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;

@@ -1,31 +1,15 @@
 /**
  * The one gRPC server of a node (Raft peers, member reports and the control API share the
  * `listen` address). Every service added to it is behind the cluster-token interceptor and
- * the transport credentials (mutual TLS when configured).
- *
- * Limits: grpc-js itself rejects any message above `maxMessageBytes` (RESOURCE_EXHAUSTED)
- * before it is buffered whole, which is why snapshot data travels in chunks well below it.
- * Keepalive pings every {@link KEEPALIVE_TIME_MS} with a {@link KEEPALIVE_TIMEOUT_MS}
- * timeout notice a dead peer (crashed host, silent partition) within about four seconds;
- * a restarted process is noticed at once by its connection reset.
+ * the transport credentials (mutual TLS when configured). Its message limit and keepalive
+ * are those of channel-options.ts, which its clients use too.
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { assertUsableToken, createAuthInterceptor } from "./grpc-auth.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } from "./channel-options.ts";
+import { assertUsableToken } from "./cluster-token.ts";
+import { createAuthInterceptor } from "./grpc-auth.ts";
 import { createServerCredentials, type TlsSource } from "./grpc-credentials.ts";
-
-/** Default largest gRPC message: 4 MiB of payload plus room for framing fields. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 64 * 1024;
-/** Interval between keepalive pings on an otherwise idle connection. */
-export const KEEPALIVE_TIME_MS = 2000;
-/** How long a keepalive ping may go unanswered before the connection is dropped. */
-export const KEEPALIVE_TIMEOUT_MS = 2000;
-
-/** A service and its handlers, as `grpc.Server.addService` takes them. */
-export interface GrpcServiceRegistration {
-  readonly definition: grpc.ServiceDefinition;
-  readonly implementation: grpc.UntypedServiceImplementation;
-}
 
 /** Options of {@link createGrpcServer}. */
 export interface GrpcServerOptions {
@@ -38,36 +22,11 @@ export interface GrpcServerOptions {
   readonly logger: Logger;
   /** Largest message received or sent; default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   readonly maxMessageBytes?: number;
-  /** Services to serve from the start (more may be added later with `addService`). */
-  readonly services?: readonly GrpcServiceRegistration[];
 }
 
 /** The address could not be bound. */
 export class GrpcBindError extends Error {
   override readonly name = "GrpcBindError";
-}
-
-/**
- * Channel options for clients of a Conclave server: the same message limit and keepalive
- * as the server, reconnect backoff matching the peer transport's (50 ms up to 2 s), and no
- * gRPC-level retries or replay buffer (they hold copies of streamed messages and hide
- * backpressure; Raft retries by itself).
- */
-export function createChannelOptions(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.ChannelOptions {
-  return {
-    "grpc.max_send_message_length": maxMessageBytes,
-    "grpc.max_receive_message_length": maxMessageBytes,
-    "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
-    "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.initial_reconnect_backoff_ms": 50,
-    "grpc.max_reconnect_backoff_ms": 2000,
-    "grpc.enable_retries": 0,
-    // Even without retries grpc-js copies up to 256 KiB of each call's messages into a
-    // replay buffer and acknowledges those writes at once, hiding backpressure from a
-    // sender whose peer is stalled. Zero makes every write wait for the real stream.
-    "grpc.per_rpc_retry_buffer_size": 0,
-  };
 }
 
 /** A bound, serving gRPC server. */
@@ -141,7 +100,6 @@ export async function createGrpcServer(options: GrpcServerOptions): Promise<Grpc
     interceptors: [createAuthInterceptor({ token: options.token, logger: options.logger })],
   };
   const server = new grpc.Server(serverOptions);
-  for (const s of options.services ?? []) server.addService(s.definition, s.implementation);
   const credentials = createServerCredentials(options.tls);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(options.listen, credentials, (err, bound) => {

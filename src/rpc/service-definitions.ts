@@ -2,7 +2,7 @@
  * The grpc-js definitions of Conclave's gRPC services, loaded from `proto/`, and the seam a
  * service is registered on. Clients and servers of each service take its definition from
  * here, so the two sides cannot disagree (the Raft peer service, hand-coded for its binary
- * frames, is `RAFT_PEER_SERVICE` in transport/).
+ * frames, is `RAFT_PEER_SERVICE` in transport/raft-wire.ts).
  */
 import type * as grpc from "@grpc/grpc-js";
 import { loadProto, serviceDefinition } from "./proto-files.ts";

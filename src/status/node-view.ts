@@ -6,8 +6,8 @@
  */
 import type { CheckState } from "../contract/check-state.ts";
 import type { StatusResponse } from "../control/control-types.ts";
-import type { Event } from "../coordinator/event-log.ts";
-import type { MemberView } from "../coordinator/member-view.ts";
+import type { Event } from "../contract/events.ts";
+import type { MemberView } from "../contract/member-view.ts";
 import type { ServiceRole } from "../member/services/service-manager.ts";
 
 /** How many of the newest events the status page lists. */

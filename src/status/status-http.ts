@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { splitHostPort } from "../config/config.ts";
+import { splitHostPort } from "../config/host-port.ts";
 import { NodeMetrics } from "./node-metrics.ts";
 import { healthOf, type NodeViewSource, takeSnapshot } from "./node-view.ts";
 import { renderStatusMain, renderStatusPage } from "./status-page.ts";

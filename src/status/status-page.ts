@@ -5,7 +5,7 @@
  * page does not flicker or lose its scroll position. Every value from the cluster (member
  * names, check names, event details) is HTML-escaped: they come from configs and members.
  */
-import type { Event } from "../coordinator/event-log.ts";
+import type { Event } from "../contract/events.ts";
 import { healthOf, type NodeSnapshot } from "./node-view.ts";
 
 /** How often the page refreshes itself, in milliseconds. */

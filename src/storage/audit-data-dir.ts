@@ -6,12 +6,9 @@
  * different but self-consistent chain; comparing it with the cluster's committed chain
  * (see {@link firstDivergence}) names the first altered event.
  */
-import {
-  BadEventLogSnapshotError,
-  type ChainVerdict,
-  type Event,
-  verifyChain,
-} from "../coordinator/event-log.ts";
+import type { Event } from "../contract/events.ts";
+import { type ChainVerdict, verifyChain } from "../coordinator/event-chain.ts";
+import { BadEventLogSnapshotError } from "../coordinator/event-log-snapshot.ts";
 import { LevelLogStore } from "./log-store-level.ts";
 import { CoordinatorState } from "../coordinator/state-machine.ts";
 

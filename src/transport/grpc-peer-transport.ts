@@ -1,19 +1,21 @@
 /**
  * The gRPC implementation of {@link PeerTransport}: Raft messages between electors over one
- * long-lived client stream (`RaftPeer.Stream`) per (sender, receiver) pair.
+ * long-lived client stream (`RaftPeer.Stream`) per (sender, receiver) pair. This file is the
+ * sending side; the receiving side is raft-peer-service.ts, served through {@link
+ * GrpcPeerTransport.register}.
  *
- * Sending side, per peer:
+ * Per peer:
  * - The stream is opened lazily, by the first message for that peer, so a follower only
- *   holds streams to the peers it actually talks to.
+ *   holds streams to the peers it actually talks to (outbound-stream.ts).
  * - An outbound queue bounded to `queueLimit` messages; beyond it messages are dropped and
  *   reported unreachable (Raft resends from its log). Stream backpressure is honoured:
  *   when `write()` returns false nothing more is written until 'drain'.
- * - A stream counts as established once the receiver sends its response headers, which it
- *   does right after the token check; that resets the reconnect backoff.
+ * - A stream the receiver accepts (sends its response headers, right after the token check)
+ *   resets the reconnect backoff.
  * - When a stream fails: one `onUnreachable`, a failed `onSnapshotStatus` for a snapshot in
- *   flight, and no new stream before a backoff delay (50 ms doubling to 2 s, jittered);
- *   messages sent meanwhile are dropped and reported, so no stale backlog builds up for a
- *   dead peer.
+ *   flight, and no new stream before a backoff delay (50 ms doubling to 2 s, jittered,
+ *   reconnect-backoff.ts); messages sent meanwhile are dropped and reported, so no stale
+ *   backlog builds up for a dead peer.
  * - A snapshot is a `snap` message frame carrying the metadata and the data size, then the
  *   data in chunks of `snapshotChunkBytes`, the last one flagged. Chunks are written one at
  *   a time (each waits for gRPC to take the previous), so sending a snapshot holds about
@@ -23,17 +25,12 @@
  * Every `snap` message handed to `send` gets exactly one `onSnapshotStatus`, unless the
  * transport is closed first. Events are never invoked synchronously from `send()` or
  * `setPeers()`, so the driver is not re-entered while it hands over a Ready's messages.
- *
- * Receiving side ({@link registerRaftPeerService}): authenticated by the server's token
- * interceptor, then each frame is decoded, checked against the cluster name and
- * {@link validateMessage}, snapshot chunks are reassembled, and only then is the message
- * delivered. A bad frame ends that stream with INVALID_ARGUMENT and a warning; the server
- * and other streams go on.
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Message, NodeId } from "../../raft/index.ts";
-import { assertUsableToken, tokenMetadata } from "../rpc/grpc-auth.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, createChannelOptions } from "../rpc/channel-options.ts";
+import { assertUsableToken } from "../rpc/cluster-token.ts";
 import {
   createClientCredentials,
   loadTlsMaterial,
@@ -41,225 +38,27 @@ import {
   type TlsMaterial,
   type TlsSource,
 } from "../rpc/grpc-credentials.ts";
-import { createChannelOptions, DEFAULT_MAX_MESSAGE_BYTES } from "../rpc/grpc-server.ts";
 import type { ServiceHost } from "../rpc/service-definitions.ts";
-import type { PeerTransport, PeerTransportEvents } from "./peer-transport.ts";
+import { MessageQueue } from "./message-queue.ts";
 import {
-  BadPeerMessageError,
-  DEFAULT_PEER_MESSAGE_LIMITS,
-  decodeFrame,
-  decodeMessage,
-  decodeStreamSummary,
-  encodeFrame,
-  encodeMessage,
-  encodeStreamSummary,
-  type PeerMessageLimits,
-  RAFT_PEER_STREAM_PATH,
-  type RaftMessageObject,
-  type StreamSummaryObject,
-  validateMessage,
-} from "./raft-codec.ts";
+  closeOutboundStream,
+  type OutboundStream,
+  openOutboundStream,
+  usable,
+  waitFor,
+  writeAndWait,
+} from "./outbound-stream.ts";
+import type { PeerTransport, PeerTransportEvents } from "./peer-transport.ts";
+import { encodeMessage } from "./raft-codec.ts";
+import { registerRaftPeerService } from "./raft-peer-service.ts";
+import { encodeFrame } from "./raft-wire.ts";
+import { ReconnectBackoff } from "./reconnect-backoff.ts";
+import type { PeerMessageLimits } from "./validate-message.ts";
 
 /** Default snapshot chunk size: small against the frame limit, large enough to be cheap. */
-export const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
+const SNAPSHOT_CHUNK_BYTES = 256 * 1024;
 /** Default bound of each peer's outbound queue, in messages. */
-export const DEFAULT_QUEUE_LIMIT = 4096;
-
-/**
- * The `RaftPeer` service definition. Frames cross grpc-js as raw bytes: the sender encodes
- * them itself (it needs their size) and the receiver decodes them in the handler, so a
- * malformed frame is answered INVALID_ARGUMENT with a reason instead of a bare INTERNAL.
- */
-export const RAFT_PEER_SERVICE: grpc.ServiceDefinition = {
-  Stream: {
-    path: RAFT_PEER_STREAM_PATH,
-    requestStream: true,
-    responseStream: false,
-    requestSerialize: (frame: Buffer) => frame,
-    requestDeserialize: (bytes: Buffer) => bytes,
-    responseSerialize: (s: StreamSummaryObject) => encodeStreamSummary(s),
-    responseDeserialize: (bytes: Buffer) => decodeStreamSummary(bytes),
-    originalName: "stream",
-  },
-};
-
-/** The sending cluster differs from ours: traffic for another cluster reached this node. */
-export class ClusterMismatchError extends Error {
-  override readonly name = "ClusterMismatchError";
-  constructor(
-    readonly expected: string,
-    readonly got: string,
-  ) {
-    super(`message for cluster "${got}" reached a node of cluster "${expected}"`);
-  }
-}
-
-/** Options of the receiving side. */
-export interface RaftPeerServiceOptions {
-  /** This node: every message must be addressed to it. */
-  readonly self: NodeId;
-  /** This node's cluster name: messages of another cluster are refused. */
-  readonly cluster: string;
-  readonly logger: Logger;
-  /** Called with each authenticated, validated message (snapshots with their data). */
-  readonly onMessage: (m: Message) => void;
-  /** Limits beyond gRPC's frame size; defaults {@link DEFAULT_PEER_MESSAGE_LIMITS}. */
-  readonly limits?: Partial<PeerMessageLimits>;
-}
-
-/** A snapshot being reassembled on a stream. */
-interface Assembly {
-  /** The `snap` message, already validated with empty data. */
-  readonly message: Message;
-  readonly data: Uint8Array;
-  received: number;
-}
-
-/** Per-stream receive state machine: frames in, validated messages out. */
-class InboundStream {
-  private assembly: Assembly | null = null;
-  /** The sender, fixed by the first message: a stream never changes sender. */
-  private from: NodeId | null = null;
-
-  constructor(
-    private readonly self: NodeId,
-    private readonly cluster: string,
-    private readonly limits: PeerMessageLimits,
-  ) {}
-
-  /**
-   * Take one frame; returns a message ready for delivery, or null while a snapshot is
-   * still arriving.
-   * @throws BadPeerMessageError or ClusterMismatchError; the stream must then be ended
-   */
-  accept(bytes: Uint8Array): Message | null {
-    const frame = decodeFrame(bytes);
-    if (frame.chunk) return this.acceptChunk(frame.chunk.offset, frame.chunk.data, frame.chunk.last);
-    if (this.assembly) {
-      throw new BadPeerMessageError(
-        "frame",
-        "frames out of order: a message arrived inside a snapshot transfer",
-      );
-    }
-    const obj: RaftMessageObject = frame.message;
-    if (obj.cluster !== this.cluster) throw new ClusterMismatchError(this.cluster, obj.cluster);
-    const m = decodeMessage(obj);
-    validateMessage(m, this.self, this.limits);
-    if (this.from === null) this.from = m.from;
-    else if (m.from !== this.from) {
-      throw new BadPeerMessageError("from", `stream of ${this.from} carried a message from ${m.from}`);
-    }
-    if (m.type !== "snap") return m;
-    const size = obj.snapshotMeta?.dataSize;
-    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
-      throw new BadPeerMessageError("snapshot.data", `bad data size ${String(size)}`);
-    }
-    if (size > this.limits.maxSnapshotBytes) {
-      throw new BadPeerMessageError("snapshot.data", `${size} bytes exceeds ${this.limits.maxSnapshotBytes}`);
-    }
-    // One allocation of the announced size: no concatenation copy at the end.
-    this.assembly = { message: m, data: new Uint8Array(size), received: 0 };
-    return null;
-  }
-
-  private acceptChunk(offset: number, data: Uint8Array, last: boolean): Message | null {
-    const a = this.assembly;
-    if (!a)
-      throw new BadPeerMessageError("frame", "frames out of order: a snapshot chunk without a snap message");
-    if (offset !== a.received) {
-      throw new BadPeerMessageError("chunk.offset", `expected ${a.received}, got ${String(offset)}`);
-    }
-    if (!(data instanceof Uint8Array) || data.length > a.data.length - a.received) {
-      throw new BadPeerMessageError("chunk.data", "more data than the snapshot announced");
-    }
-    a.data.set(data, a.received);
-    a.received += data.length;
-    const complete = a.received === a.data.length;
-    if (last !== complete) {
-      throw new BadPeerMessageError(
-        "chunk.last",
-        last
-          ? `last chunk at ${a.received} of ${a.data.length} bytes`
-          : "data complete but chunk not flagged last",
-      );
-    }
-    if (!last) return null;
-    this.assembly = null;
-    const snap = a.message.snapshot!;
-    return { ...a.message, snapshot: { meta: snap.meta, data: a.data } };
-  }
-}
-
-/**
- * The `RaftPeer` service for a server: decode, validate and deliver peer messages. The
- * caller's server must authenticate calls (a {@link GrpcServer} does, for every service).
- */
-export function raftPeerService(options: RaftPeerServiceOptions): {
-  definition: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
-} {
-  const limits: PeerMessageLimits = { ...DEFAULT_PEER_MESSAGE_LIMITS, ...options.limits };
-  const { logger } = options;
-  const stream = (
-    call: grpc.ServerReadableStream<Buffer, StreamSummaryObject>,
-    callback: grpc.sendUnaryData<StreamSummaryObject>,
-  ): void => {
-    const peer = call.getPeer();
-    const inbound = new InboundStream(options.self, options.cluster, limits);
-    let delivered = 0;
-    let finished = false;
-    const finish = (err: grpc.ServerErrorResponse | null): void => {
-      if (finished) return;
-      finished = true;
-      if (err) callback(err);
-      else callback(null, { delivered });
-    };
-    // Response headers now, not at the end: they tell the sender the stream is accepted.
-    call.sendMetadata(new grpc.Metadata());
-    call.on("data", (bytes: Buffer) => {
-      if (finished) return; // the stream was refused; ignore what was already in flight
-      let m: Message | null;
-      try {
-        m = inbound.accept(bytes);
-      } catch (err) {
-        const mismatch = err instanceof ClusterMismatchError;
-        const bad = err instanceof BadPeerMessageError;
-        logger.warn({ peer, err: (err as Error).message }, "refused a Raft peer stream");
-        const code = mismatch
-          ? grpc.status.FAILED_PRECONDITION
-          : bad
-            ? grpc.status.INVALID_ARGUMENT
-            : grpc.status.INTERNAL;
-        finish(Object.assign(new Error((err as Error).message), { code, details: (err as Error).message }));
-        return;
-      }
-      if (m === null) return;
-      delivered++;
-      try {
-        options.onMessage(m);
-      } catch (err) {
-        // A driver bug must not take the stream (or the server) down with it.
-        logger.error({ peer, err }, "Raft peer message handler threw");
-      }
-    });
-    call.on("end", () => finish(null));
-    // 'cancelled' / 'error': the sender went away; nothing to answer.
-    call.on("cancelled", () => {
-      finished = true;
-    });
-    call.on("error", (err: Error) => {
-      finished = true;
-      logger.debug({ peer, err: err.message }, "Raft peer stream error");
-    });
-  };
-  return { definition: RAFT_PEER_SERVICE, implementation: { Stream: stream } };
-}
-
-/** Add the `RaftPeer` service to a server. */
-export function registerRaftPeerService(server: ServiceHost, options: RaftPeerServiceOptions): void {
-  const s = raftPeerService(options);
-  server.addService(s.definition, s.implementation);
-}
+const DEFAULT_QUEUE_LIMIT = 4096;
 
 /** Options of {@link GrpcPeerTransport}. */
 export interface GrpcPeerTransportOptions {
@@ -273,11 +72,11 @@ export interface GrpcPeerTransportOptions {
   readonly tls?: TlsSource;
   readonly logger: Logger;
   readonly events: PeerTransportEvents;
-  /** Most messages waiting per peer; default {@link DEFAULT_QUEUE_LIMIT}. */
+  /** Most messages waiting per peer; default 4096. */
   readonly queueLimit?: number;
   /** Largest frame sent or received; default {@link DEFAULT_MAX_MESSAGE_BYTES}. Same on every node. */
   readonly maxFrameBytes?: number;
-  /** Snapshot chunk size; default {@link SNAPSHOT_CHUNK_BYTES}. */
+  /** Snapshot chunk size; default 256 KiB. */
   readonly snapshotChunkBytes?: number;
   /** Receive limits (for {@link GrpcPeerTransport.register}). */
   readonly limits?: Partial<PeerMessageLimits>;
@@ -289,60 +88,6 @@ export interface GrpcPeerTransportOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** A FIFO of messages with O(1) push and shift (raft bursts can be thousands long). */
-class MessageQueue {
-  private items: Message[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(m: Message): void {
-    this.items.push(m);
-  }
-
-  shift(): Message | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const m = this.items[this.head]!;
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return m;
-  }
-
-  /** Remove and return everything. */
-  drain(): Message[] {
-    const rest = this.items.slice(this.head);
-    this.items = [];
-    this.head = 0;
-    return rest;
-  }
-}
-
-/** One open (or opening) client stream to a peer. */
-interface OutboundStream {
-  readonly call: grpc.ClientWritableStream<Buffer>;
-  /** The receiver sent its headers: authenticated and accepted. */
-  accepted: boolean;
-  /** The call has ended (status received); nothing written now is delivered. */
-  ended: boolean;
-  /** Ended on purpose (peer removed or transport closed): not a failure to report. */
-  closing: boolean;
-  /** A snapshot has been started on this stream and not yet reported. */
-  snapshotInFlight: boolean;
-  /** Called when the stream ends, to release writers waiting for 'drain' or a write callback. */
-  readonly waiters: Set<() => void>;
-  connectTimer: NodeJS.Timeout | null;
-  /** Resolves when the call has ended. */
-  readonly done: Promise<void>;
-}
-
 /** Everything the transport keeps about one peer. */
 interface PeerState {
   readonly id: NodeId;
@@ -352,23 +97,10 @@ interface PeerState {
   readonly queue: MessageQueue;
   /** A pump is scheduled or running; at most one writes to the stream at a time. */
   pumping: boolean;
-  /** The next reconnect delay. */
-  backoffMs: number;
-  /** No new stream before this time (performance.now()). */
-  retryAt: number;
-  /** Consecutive failed streams (for log throttling). */
-  failures: number;
+  readonly backoff: ReconnectBackoff;
   /** Removed by setPeers or close(): nothing more is sent; its stream's end is no failure. */
   removed: boolean;
 }
-
-/** Whether frames written to `s` can still be delivered. */
-function usable(s: OutboundStream): boolean {
-  return !s.ended && !s.closing;
-}
-
-/** Time to let a closing stream flush before cancelling it. */
-const CLOSE_GRACE_MS = 1000;
 
 /** Peer transport over gRPC client streams. @see module documentation */
 export class GrpcPeerTransport implements PeerTransport {
@@ -423,7 +155,7 @@ export class GrpcPeerTransport implements PeerTransport {
       const p = this.peers.get(m.to);
       if (!p) {
         this.drop(m.to, m, "unknown peer");
-      } else if (p.stream === null && now < p.retryAt) {
+      } else if (p.stream === null && p.backoff.waiting(now)) {
         this.drop(p.id, m, "peer unreachable; waiting to reconnect");
       } else if (p.queue.length >= this.queueLimit) {
         this.drop(p.id, m, "outbound queue full");
@@ -454,9 +186,7 @@ export class GrpcPeerTransport implements PeerTransport {
         stream: null,
         queue: new MessageQueue(),
         pumping: false,
-        backoffMs: this.backoffInitialMs,
-        retryAt: 0,
-        failures: 0,
+        backoff: new ReconnectBackoff(this.backoffInitialMs, this.backoffMaxMs),
         removed: false,
       });
     }
@@ -482,6 +212,7 @@ export class GrpcPeerTransport implements PeerTransport {
     });
   }
 
+  /** Stop sending to `p`; its queued and in-flight snapshots fail (reported when `reportSnapshots`). */
   private async closePeer(p: PeerState, reportSnapshots: boolean): Promise<void> {
     p.removed = true;
     const queued = p.queue.drain();
@@ -498,13 +229,7 @@ export class GrpcPeerTransport implements PeerTransport {
         for (let i = 0; i < failedSnapshots; i++) this.options.events.onSnapshotStatus(p.id, false);
       });
     }
-    if (s && !s.ended) {
-      s.closing = true;
-      s.call.end();
-      const timer = setTimeout(() => s.call.cancel(), CLOSE_GRACE_MS);
-      await s.done;
-      clearTimeout(timer);
-    }
+    if (s && !s.ended) await closeOutboundStream(s);
     p.client?.close();
     p.client = null;
   }
@@ -518,7 +243,7 @@ export class GrpcPeerTransport implements PeerTransport {
         if (!m) return;
         let s = p.stream;
         if (s === null) {
-          if (performance.now() < p.retryAt) {
+          if (p.backoff.waiting(performance.now())) {
             // The stream failed while these waited: drop them rather than keep a backlog.
             for (const dropped of [m, ...p.queue.drain()]) {
               this.drop(p.id, dropped, "peer unreachable; waiting to reconnect");
@@ -563,7 +288,7 @@ export class GrpcPeerTransport implements PeerTransport {
       this.drop(p.id, m, "message too large");
       return;
     }
-    if (!s.call.write(frame)) await this.waitFor(s, (wake) => s.call.once("drain", wake));
+    if (!s.call.write(frame)) await waitFor(s, (wake) => s.call.once("drain", wake));
   }
 
   private async writeSnapshot(p: PeerState, s: OutboundStream, m: Message): Promise<void> {
@@ -581,20 +306,17 @@ export class GrpcPeerTransport implements PeerTransport {
     // Write callbacks fire once gRPC has taken a frame, even on a stream the receiver is
     // about to refuse (wrong token): wait for the receiver's headers first, so "sent" means
     // sent on an accepted stream and no megabytes are pushed into a doomed one.
-    if (!s.accepted) await this.waitFor(s, (wake) => s.call.once("metadata", wake));
+    if (!s.accepted) await waitFor(s, (wake) => s.call.once("metadata", wake));
     if (!s.accepted || !usable(s)) return; // the stream's end (or close) reported the snapshot
     const data = snap.data;
     this.log.info({ peer: p.id, index: snap.meta.index, bytes: data.length }, "sending snapshot");
     // Each frame is encoded only once gRPC has taken the previous one: about one chunk of
     // extra memory whatever the snapshot size. Empty data still gets one (last) chunk.
-    let ok = await this.writeAndWait(s, encodeFrame({ message: encodeMessage(m, this.options.cluster) }));
+    let ok = await writeAndWait(s, encodeFrame({ message: encodeMessage(m, this.options.cluster) }));
     for (let offset = 0; ok; offset += this.chunkBytes) {
       const end = Math.min(offset + this.chunkBytes, data.length);
       const last = end === data.length;
-      ok = await this.writeAndWait(
-        s,
-        encodeFrame({ chunk: { offset, data: data.subarray(offset, end), last } }),
-      );
+      ok = await writeAndWait(s, encodeFrame({ chunk: { offset, data: data.subarray(offset, end), last } }));
       if (last) break;
     }
     // When not ok, the stream failed or was closed, and that path reported the snapshot.
@@ -602,26 +324,6 @@ export class GrpcPeerTransport implements PeerTransport {
     s.snapshotInFlight = false;
     this.log.info({ peer: p.id, index: snap.meta.index }, "snapshot sent");
     this.options.events.onSnapshotStatus(p.id, true);
-  }
-
-  /** Write one frame and wait until gRPC has taken it; false when the stream ended first. */
-  private async writeAndWait(s: OutboundStream, frame: Buffer): Promise<boolean> {
-    if (!usable(s)) return false;
-    await this.waitFor(s, (wake) => s.call.write(frame, () => wake()));
-    return usable(s);
-  }
-
-  /** Wait until `arm`'s callback fires or the stream ends, whichever is first. */
-  private waitFor(s: OutboundStream, arm: (wake: () => void) => void): Promise<void> {
-    if (s.ended) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        s.waiters.delete(wake);
-        resolve();
-      };
-      s.waiters.add(wake);
-      arm(wake);
-    });
   }
 
   private clientFor(p: PeerState): grpc.Client {
@@ -637,83 +339,40 @@ export class GrpcPeerTransport implements PeerTransport {
 
   /** Open a new stream to `p`. Its end (error or not) is handled by {@link onStreamEnd}. */
   private open(p: PeerState): OutboundStream {
-    let resolveDone!: () => void;
-    const done = new Promise<void>((r) => {
-      resolveDone = r;
-    });
-    // `s` is assigned before any callback can run (they are all asynchronous).
-    let s!: OutboundStream;
-    const call = this.clientFor(p).makeClientStreamRequest<Buffer, StreamSummaryObject>(
-      RAFT_PEER_STREAM_PATH,
-      (frame: Buffer) => frame,
-      decodeStreamSummary,
-      tokenMetadata(this.options.token),
-      {},
-      (err) => {
-        this.onStreamEnd(p, s, err);
-        resolveDone();
+    const s = openOutboundStream({
+      client: this.clientFor(p),
+      token: this.options.token,
+      connectTimeoutMs: this.connectTimeoutMs,
+      onAccepted: () => {
+        if (p.backoff.succeeded())
+          this.log.info({ peer: p.id, address: p.address }, "Raft peer reachable again");
       },
-    );
-    s = {
-      call,
-      accepted: false,
-      ended: false,
-      closing: false,
-      snapshotInFlight: false,
-      waiters: new Set(),
-      connectTimer: null,
-      done,
-    };
-    s.connectTimer = setTimeout(() => {
-      s.connectTimer = null;
-      if (!s.accepted && !s.ended) {
-        this.log.debug({ peer: p.id, address: p.address }, "peer did not accept the stream in time");
-        call.cancel();
-      }
-    }, this.connectTimeoutMs);
-    s.connectTimer.unref();
-    call.on("metadata", () => {
-      s.accepted = true;
-      if (s.connectTimer) clearTimeout(s.connectTimer);
-      s.connectTimer = null;
-      if (p.failures > 0) this.log.info({ peer: p.id, address: p.address }, "Raft peer reachable again");
-      p.failures = 0;
-      p.backoffMs = this.backoffInitialMs;
+      onConnectTimeout: () =>
+        this.log.debug({ peer: p.id, address: p.address }, "peer did not accept the stream in time"),
+      onEnd: (ended, err) => this.onStreamEnd(p, ended, err),
     });
-    // Errors are reported through the callback; a listener keeps a stray 'error' harmless.
-    call.on("error", () => {});
     p.stream = s;
     return s;
   }
 
   private onStreamEnd(p: PeerState, s: OutboundStream, err: grpc.ServiceError | null): void {
-    s.ended = true;
-    if (s.connectTimer) clearTimeout(s.connectTimer);
-    s.connectTimer = null;
-    for (const wake of [...s.waiters]) wake();
     if (p.stream === s) p.stream = null;
     if (s.closing || p.removed || this.closed) return;
 
     // Our streams never end by design, so even a clean end is a failure to recover from.
-    const jittered = p.backoffMs * (0.5 + Math.random() * 0.5);
-    p.retryAt = performance.now() + jittered;
-    p.backoffMs = Math.min(p.backoffMs * 2, this.backoffMaxMs);
-    p.failures++;
+    const retryInMs = p.backoff.failed();
     const fields = {
       peer: p.id,
       address: p.address,
       code: err ? grpc.status[err.code] : "OK",
       details: err?.details,
-      retryInMs: Math.round(jittered),
+      retryInMs: Math.round(retryInMs),
     };
     const refused =
       err?.code === grpc.status.UNAUTHENTICATED ||
       err?.code === grpc.status.INVALID_ARGUMENT ||
       err?.code === grpc.status.FAILED_PRECONDITION;
-    // A dead peer fails every couple of seconds: log the first failure in a row and then
-    // one in 30 (about a minute at the longest backoff) loudly, the rest at debug.
-    const loud = p.failures === 1 || p.failures % 30 === 0;
-    if (!loud) this.log.debug(fields, "Raft peer still unreachable");
+    if (!p.backoff.loud) this.log.debug(fields, "Raft peer still unreachable");
     else if (refused) this.log.error(fields, "Raft peer refused our stream");
     else this.log.warn(fields, "Raft peer unreachable");
 

@@ -7,7 +7,8 @@ import { cpSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
 import { ClassicLevel } from "classic-level";
-import { decodeEntry, ENTRY_KEY_HI, ENTRY_KEY_LO, encodeEntry } from "../../src/storage/log-entry-codec.ts";
+import { decodeEntry, encodeEntry } from "../../src/storage/log-entry-codec.ts";
+import { ENTRY_KEY_HI, ENTRY_KEY_LO } from "../../src/storage/log-keys.ts";
 import { clusterUp, until } from "../support/cluster-wait.ts";
 
 function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

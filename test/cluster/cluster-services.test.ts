@@ -134,7 +134,20 @@ for (const how of ["kill -9", "SIGSTOP"] as const) {
       if (how === "SIGSTOP") {
         proc.kill("SIGCONT");
         // Resumed, the old master learns it is master of nothing and must not promote again.
-        await new Promise((r) => setTimeout(r, 1500));
+        // The later event: a switchover back to it, at the next epoch (3). Its agent acts on
+        // that grant only after whatever it did on resuming, so a (wrong) promote of its own
+        // would be in the log before the epoch-3 one.
+        await until("the old master up again", async () =>
+          (await api.members()).members.find((m) => m.name === first)?.status === "up" ? true : undefined,
+        );
+        await until("a switchover back to the old master", () => api.promote("db", first));
+        await until("its epoch-3 promote done", async () =>
+          readRecords(log).some(
+            (r) => r.member === first && r.script === "promote" && r.phase === "end" && r.epoch === 3,
+          )
+            ? true
+            : undefined,
+        );
       }
       const records = readRecords(log);
       const spans = masterSpans(records, "db");
@@ -146,9 +159,12 @@ for (const how of ["kill -9", "SIGSTOP"] as const) {
       const demote = records.find((r) => r.member === first && r.script === "demote" && r.phase === "end");
       t.truthy(demote, "the old master ran demote");
       t.is(demote!.reason, how === "kill -9" ? "agent-gone" : "lease-expired", "the watchdog ran it");
-      t.is(
-        records.filter((r) => r.member === first && r.script === "promote" && r.phase === "begin").length,
-        1,
+      t.deepEqual(
+        records
+          .filter((r) => r.member === first && r.script === "promote" && r.phase === "begin")
+          .map((r) => r.epoch),
+        how === "kill -9" ? [1] : [1, 3],
+        "the old master promoted only when granted",
       );
       const events = await eventsAfter(api, before);
       const demoted = events.find((e) => e.type === "master-demoted");
@@ -207,8 +223,21 @@ test.serial("a planned switchover and a drain never have two masters", async (t)
   );
   const u = await api.undrain(other);
   t.is(u.status, "up");
-  // Undrain does not move the role back: the current master is preferred.
-  await new Promise((r) => setTimeout(r, 500));
+  // Undrain does not move the role back: the current master is preferred. The later event:
+  // the undrained member, killed now, stays a candidate until the leader has not heard from it
+  // for member_timeout, which is when it is declared down; every keeper tick until then could
+  // have moved the role to it, and any such change would be committed before member-down.
+  const undrained = (await eventsAfter(api)).filter((e) => e.type === "member-undrained").at(-1)!;
+  await c.kill(other);
+  const after = await until("the undrained member's member-down", async () => {
+    const evs = await eventsAfter(api, undrained.id);
+    return evs.some((e) => e.type === "member-down" && e.member === other) ? evs : undefined;
+  });
+  t.deepEqual(
+    after.filter((e) => e.type.startsWith("master-")).map((e) => [e.type, e.member]),
+    [],
+    "no master change after the undrain",
+  );
   t.is(await masterOf(api, "db"), first);
   const types = (await eventsAfter(api)).map((e) => e.type);
   t.true(types.includes("member-drained") && types.includes("member-undrained"));

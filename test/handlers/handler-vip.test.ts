@@ -312,6 +312,8 @@ if (!canNetns) {
 const netnsTest = canNetns ? test.serial : test.skip;
 
 const VIP_ADDR = "192.0.2.100";
+/** An address the observer learns on A and then sees announced from B (a later event). */
+const MARK_ADDR = "192.0.2.150";
 
 if (canNetns) {
   test.before(() => {
@@ -382,6 +384,14 @@ netnsTest(
     const macB = macOf(NS.b, "eth0");
     t.not(macA, macB);
     const args = ["--address", `${VIP_ADDR}/24`, "--interface", "eth0"];
+    // A marker address, on A for now, that the observer has resolved to A's MAC: announced
+    // from B later, it is the later event that shows what reached the observer before it.
+    ip("-n", NS.a, "addr", "add", `${MARK_ADDR}/24`, "dev", "eth0");
+    observerSends(MARK_ADDR);
+    t.true(
+      await eventually(() => neighbour(MARK_ADDR).mac === macA, 5000),
+      JSON.stringify(neighbour(MARK_ADDR)),
+    );
 
     const upA = await vip(["up", ...args], {}, NS.a);
     t.is(upA.code, 0, upA.stderr);
@@ -416,7 +426,15 @@ netnsTest(
     t.is(quietB.code, 0, quietB.stderr);
     t.false(addressesOf(NS.a, "eth0").includes(`${VIP_ADDR}/24`));
     t.true(addressesOf(NS.b, "eth0").includes(`${VIP_ADDR}/24`));
-    await new Promise((r) => setTimeout(r, 1500));
+    // The later event: B announces the marker address (moved to it from A). Once the observer's
+    // entry for the marker points at B, anything B sent before it has arrived too.
+    ip("-n", NS.a, "addr", "del", `${MARK_ADDR}/24`, "dev", "eth0");
+    const markB = await vip(["up", "--address", `${MARK_ADDR}/24`, "--interface", "eth0"], {}, NS.b);
+    t.is(markB.code, 0, markB.stderr);
+    t.true(
+      await eventually(() => neighbour(MARK_ADDR).mac === macB, 5000),
+      `observer's marker entry: ${JSON.stringify(neighbour(MARK_ADDR))}, A ${macA}, B ${macB}`,
+    );
     t.is(neighbour(VIP_ADDR).mac, macA, "without an announcement the observer's entry stays on A");
     // `up` again (idempotent: the address stays once) announces it; the entry follows to B.
     const upB = await vip(["up", ...args], {}, NS.b);

@@ -13,105 +13,112 @@
  * after taking over, plus the kill grace) and runs attempt + 1 with the same event id.
  *
  * Two runs of one pair never overlap: the old leader kills its handler when it steps down
- * (check-quorum: within one election timeout) or when its process dies (the guard below),
- * both before the new leader's wait ends.
+ * (check-quorum: within one election timeout) or when its process dies (the guard in
+ * handler-attempt.ts), both before the new leader's wait ends.
+ *
+ * Seams: `propose` (commit an event), `now` and `timers` (the clock the waits run on),
+ * `spawner` (how processes start). With fakes of all four the runner runs in one process.
  */
 import type { Logger } from "pino";
-import { oldLeaderGoneAfterMs } from "../../contract/master-lease.ts";
-import { memberView } from "../../coordinator/member-view.ts";
 import type { NodeId } from "../../../raft/index.ts";
-import type { HandlerConfig, Run } from "../../config/config.ts";
-import type { Event, EventFields, JsonObject } from "../../coordinator/event-log.ts";
-import {
-  type HandlerOutcome,
-  type HandlerRun,
-  handlerEnvironment,
-  type ProcessSpawner,
-  runHandlerAttempt,
-} from "../../process/process-group.ts";
+import type { HandlerConfig } from "../../config/node-config.ts";
+import type { JsonObject } from "../../contract/canonical-json.ts";
+import type { Event } from "../../contract/events.ts";
 import { runKey } from "../../coordinator/handler-runs-state.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
-
-/**
- * Runs the handler as a child of a small shell that watches the leader process: if the
- * leader dies (even by SIGKILL, which leaves no chance to clean up), the guard kills the
- * handler's whole process group within about 100 ms. `$1` is the leader's pid, the rest is
- * the handler's argv. Standard input is passed through explicitly (a background job would
- * otherwise read /dev/null).
- */
-const GUARD = [
-  'leader=$1; shift; exec 3<&0; "$@" 0<&3 3<&- & child=$!; exec 3<&-',
-  'while kill -0 "$child" 2>/dev/null; do',
-  '  if ! kill -0 "$leader" 2>/dev/null; then kill -KILL 0; fi',
-  "  sleep 0.1",
-  "done",
-  'wait "$child"',
-].join("\n");
-
-function guarded(run: Run, leaderPid: number): Run {
-  const argv = run.kind === "argv" ? [...run.argv] : ["/bin/sh", "-c", run.command];
-  return {
-    kind: "argv",
-    argv: ["/bin/sh", "-c", GUARD, "conclave-handler-guard", String(leaderPid), ...argv],
-  };
-}
+import type { ProcessRun } from "../../process/process-run.ts";
+import type { ProcessSpawner } from "../../process/process-spawner.ts";
+import type { RunOutcome } from "../../process/run-outcome.ts";
+import type { CommitEvent, UnstampedEvent } from "../event-stamp.ts";
+import { outcomeDetails, startHandlerAttempt } from "./handler-attempt.ts";
+import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
 /** A `conclave handlers retry` request that cannot be carried out; the message says why. */
 export class HandlerRetryError extends Error {
   override readonly name = "HandlerRetryError";
 }
 
-/** Options of {@link HandlerRunner}. */
-export interface HandlerRunnerOptions {
-  self: NodeId;
-  cluster: string;
-  handlers: readonly HandlerConfig[];
-  state: CoordinatorState;
-  /** Propose an event; resolves with the committed event (rejects when it cannot commit). */
-  propose: (fields: EventFields) => Promise<Event>;
-  /** The Raft election timeout: a new leader waits twice this before re-running. */
-  electionTimeoutMs: number;
-  /** Monotonic milliseconds. */
-  now?: () => number;
-  /** Wall clock for event times. */
-  wallClock?: () => Date;
-  /** First retry delay (doubled per attempt, at most 30 s). Default 1000 ms. */
-  retryBaseMs?: number;
-  spawner?: ProcessSpawner;
-  logger: Logger;
+/** The timer seam of {@link HandlerRunner} (setTimeout and clearTimeout by default). */
+export interface RunnerTimers {
+  /** Call `fn` once, `ms` from now on the runner's clock. */
+  set(fn: () => void, ms: number): unknown;
+  /** Cancel a timer `set` returned (a timer that already fired is ignored). */
+  clear(handle: unknown): void;
 }
 
-/** The leader-side orchestrator of handler runs. */
-export class HandlerRunner {
-  private active = false;
-  private term = 0;
-  private leaderSince = 0;
-  /** Pairs with work in progress here (a proposal, a running process or a retry wait). */
+/** setTimeout and clearTimeout. */
+export const systemTimers: RunnerTimers = {
+  set: (fn, ms) => setTimeout(fn, ms),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** Longest wait between two attempts, whatever the attempt number. */
+export const MAX_RETRY_DELAY_MS = 30_000;
+
+/** Options of {@link HandlerRunner}. */
+export interface HandlerRunnerOptions {
+  /** This elector's name (the `leader` of each handler-started it commits). */
+  readonly self: NodeId;
+  /** `CONCLAVE_CLUSTER`. */
+  readonly cluster: string;
+  readonly handlers: readonly HandlerConfig[];
+  /** The committed state this node has applied. */
+  readonly state: CoordinatorState;
+  /** Commit an event; resolves with the committed event (rejects when it cannot commit). */
+  readonly propose: CommitEvent;
+  /** The Raft election timeout: a new leader waits twice this before re-running. */
+  readonly electionTimeoutMs: number;
+  /** Monotonic milliseconds; performance.now when absent. */
+  readonly now?: () => number;
+  /** Timers on the `now` clock; {@link systemTimers} when absent. */
+  readonly timers?: RunnerTimers;
+  /** First retry delay (doubled per attempt, at most {@link MAX_RETRY_DELAY_MS}). Default 1000 ms. */
+  readonly retryBaseMs?: number;
+  /** How handler processes start; the real spawner when absent. */
+  readonly spawner?: ProcessSpawner;
+  /** The process the handler guard watches; this process when absent. */
+  readonly leaderPid?: number;
+  readonly logger: Logger;
+}
+
+/** The leader-side orchestrator of handler runs. Inactive (runs nothing) unless this node leads. */
+export class HandlerRunner implements LeaderRole {
+  private readonly tenure: LeaderTenure;
+  /**
+   * Pairs with work in progress here (a proposal, a running process or a retry wait).
+   * Invariant: a pair is started only when it is in neither this set nor {@link waiting}, so
+   * this node never runs two attempts of one pair at once.
+   */
   private readonly busy = new Set<string>();
   /** Pairs whose outcome is unknown, waiting until the old leader must have stepped down. */
   private readonly waiting = new Set<string>();
-  private readonly running = new Map<string, HandlerRun>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly running = new Map<string, ProcessRun>();
+  private readonly pendingTimers = new Set<unknown>();
   private readonly now: () => number;
+  private readonly timers: RunnerTimers;
 
   constructor(private readonly o: HandlerRunnerOptions) {
     this.now = o.now ?? (() => performance.now());
+    this.timers = o.timers ?? systemTimers;
+    this.tenure = new LeaderTenure(this.now);
+  }
+
+  /** Whether the runner acts (this node leads). */
+  get isActive(): boolean {
+    return this.tenure.active;
   }
 
   /** This node became leader in `term`: look at every committed event for unfinished work. */
   becameLeader(term: number): void {
-    this.active = true;
-    this.term = term;
-    this.leaderSince = this.now();
+    this.tenure.begin(term);
     for (const e of this.o.state.events.since(this.o.state.events.anchor.id)) this.consider(e);
   }
 
   /** Leadership is gone: kill every running handler at once; record nothing more. */
   lostLeadership(): void {
-    if (!this.active) return;
-    this.active = false;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    if (!this.tenure.end()) return;
+    for (const t of this.pendingTimers) this.timers.clear(t);
+    this.pendingTimers.clear();
     this.waiting.clear();
     for (const [key, run] of this.running) {
       this.o.logger.warn({ run: key }, "leadership lost: killing the running handler");
@@ -122,7 +129,7 @@ export class HandlerRunner {
 
   /** A committed event (called for every event applied on this node). */
   eventCommitted(e: Event): void {
-    if (this.active) this.consider(e);
+    if (this.tenure.active) this.consider(e);
   }
 
   /** Handlers subscribed to `e` (a handler is never triggered by events about itself). */
@@ -140,9 +147,9 @@ export class HandlerRunner {
         void this.attempt(e, h, 1, {});
         continue;
       }
-      // Started by an earlier leader (or an earlier life of this node): outcome unknown.
-      const safeAt = this.leaderSince + oldLeaderGoneAfterMs(this.o.electionTimeoutMs);
-      const wait = safeAt - this.now();
+      // Started by an earlier leader (or an earlier life of this node): outcome unknown. It
+      // may still be running there until that leader has stepped down and killed it.
+      const wait = this.tenure.predecessorGoneAt(this.o.electionTimeoutMs) - this.now();
       if (wait > 0) {
         this.waiting.add(key);
         this.later(wait, () => {
@@ -157,27 +164,21 @@ export class HandlerRunner {
 
   /** Run `fn` after `ms`, unless leadership is lost meanwhile. */
   private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (this.active) fn();
+    const t = this.timers.set(() => {
+      this.pendingTimers.delete(t);
+      if (this.tenure.active) fn();
     }, ms);
-    this.timers.add(t);
+    this.pendingTimers.add(t);
   }
 
-  private fields(type: EventFields["type"], e: Event, details: JsonObject): EventFields {
-    return {
-      time: (this.o.wallClock ?? (() => new Date()))().toISOString(),
-      type,
-      member: e.member,
-      service: e.service,
-      details,
-    };
+  private fields(type: UnstampedEvent["type"], e: Event, details: JsonObject): UnstampedEvent {
+    return { type, member: e.member, service: e.service, details };
   }
 
   /** Commit handler-started for `attempt`, then run it, then record or retry. */
   private async attempt(e: Event, h: HandlerConfig, attempt: number, extra: JsonObject): Promise<void> {
     const key = runKey(e.id, h.name);
-    const term = this.term;
+    const term = this.tenure.term;
     this.busy.add(key);
     let started: Event;
     try {
@@ -195,47 +196,38 @@ export class HandlerRunner {
       this.o.logger.warn({ err, run: key, attempt }, "could not record handler-started; not running it");
       return;
     }
-    if (!this.active || this.term !== term) return;
-    const members = this.o.state.members.list();
-    const member = e.member ? this.o.state.members.get(e.member) : undefined;
-    const run = runHandlerAttempt({
-      run: guarded(h.run, process.pid),
-      env: handlerEnvironment({
-        event: { id: e.id, type: e.type },
-        handler: h.name,
-        attempt,
-        term: started.term,
-        fence: { term: started.term, index: started.id },
-        ...(e.member ? { member: e.member } : {}),
-        ...(member?.address ? { memberAddress: member.address } : {}),
-        ...(e.service ? { service: e.service } : {}),
-        cluster: this.o.cluster,
-      }),
-      stdin: JSON.stringify({
-        event: e,
-        members: members.map((m) => memberView(m, this.o.state.masters)),
-      }),
-      timeoutMs: h.timeoutMs,
-      ...(this.o.spawner ? { spawner: this.o.spawner } : {}),
+    // Leadership changed while handler-started committed: the next leader owns the attempt.
+    if (!this.tenure.holds(term)) return;
+    const run = startHandlerAttempt({
+      event: e,
+      handler: h,
+      attempt,
+      started,
+      state: this.o.state,
+      cluster: this.o.cluster,
+      leaderPid: this.o.leaderPid ?? process.pid,
+      spawner: this.o.spawner,
+      now: this.o.now,
     });
     this.running.set(key, run);
     this.o.logger.info({ run: key, attempt, pid: run.pid }, "handler started");
     const outcome = await run.done;
-    this.running.delete(key);
-    if (!this.active || this.term !== term) return; // killed on leadership loss: outcome unknown to the log
+    if (this.running.get(key) === run) this.running.delete(key);
+    if (!this.tenure.holds(term)) return; // killed on leadership loss: outcome unknown to the log
     await this.finish(e, h, attempt, outcome);
   }
 
-  private async finish(e: Event, h: HandlerConfig, attempt: number, outcome: HandlerOutcome): Promise<void> {
+  private async finish(e: Event, h: HandlerConfig, attempt: number, outcome: RunOutcome): Promise<void> {
     const key = runKey(e.id, h.name);
     const details = outcomeDetails(outcome);
     const ok = outcome.kind === "exited" && outcome.code === 0;
     if (!ok && attempt <= h.retries) {
-      const delay = Math.min((this.o.retryBaseMs ?? 1000) * 2 ** (attempt - 1), 30_000);
+      const delay = Math.min((this.o.retryBaseMs ?? 1000) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
       this.o.logger.warn(
         { run: key, attempt, outcome: outcome.kind, retryInMs: delay },
         "handler failed; will retry",
       );
+      // The pair stays busy through the wait, so nothing else starts it meanwhile.
       this.later(delay, () => void this.attempt(e, h, attempt + 1, { previous: details }));
       return;
     }
@@ -265,7 +257,7 @@ export class HandlerRunner {
    *   or no such handler applies.
    */
   retry(eventId: number, handler: string): string[] {
-    if (!this.active)
+    if (!this.tenure.active)
       throw new HandlerRetryError("this node is not (yet) acting as leader; retry in a moment");
     const e = this.o.state.events.get(eventId);
     if (!e) throw new HandlerRetryError(`event ${eventId} is not in the event log`);
@@ -292,23 +284,4 @@ export class HandlerRunner {
   stop(): void {
     this.lostLeadership();
   }
-}
-
-/** Exit code, duration and output of an attempt, as event details. */
-function outcomeDetails(o: HandlerOutcome): JsonObject {
-  const base: JsonObject = { outcome: o.kind, duration_ms: Math.round(o.durationMs) };
-  switch (o.kind) {
-    case "exited":
-      return { ...base, exit_code: o.code, signal: o.signal, ...outputDetails(o.output) };
-    case "timeout":
-      return { ...base, ...outputDetails(o.output) };
-    case "killed":
-      return { ...base, reason: o.reason, ...outputDetails(o.output) };
-    case "spawn-failed":
-      return { ...base, error: o.error.message };
-  }
-}
-
-function outputDetails(out: { text: string; truncated: boolean; totalBytes: number }): JsonObject {
-  return { output: out.text, output_truncated: out.truncated, output_bytes: out.totalBytes };
 }

@@ -15,13 +15,16 @@
  *   leader must have stepped down, since it may have granted until then).
  * Grants are only ever computed from the committed masters, at the moment an acknowledgement
  * is built, and that moment is recorded per service.
+ *
+ * A {@link LeaderRole}: the elector activates it with the other leader-only parts.
  */
 import type { Logger } from "pino";
-import type { JsonObject } from "../../coordinator/event-log.ts";
-import { leaseMarginMs, oldLeaderGoneAfterMs } from "../../contract/master-lease.ts";
+import type { JsonObject } from "../../contract/canonical-json.ts";
+import { leaseMarginMs } from "../../contract/master-lease.ts";
 import type { MastersState } from "../../coordinator/masters-state.ts";
 import type { MembersState } from "../../coordinator/members-state.ts";
 import { serviceCheckName } from "../../contract/check-state.ts";
+import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
 /** A service's role on a member, as the member last reported it. */
 export interface ReportedRole {
@@ -59,8 +62,8 @@ export class SwitchoverError extends Error {
 }
 
 /** The leader's master bookkeeping. Inactive unless this node leads. */
-export class MasterKeeper {
-  private active = false;
+export class MasterKeeper implements LeaderRole {
+  private readonly tenure: LeaderTenure;
   private readonly roles = new Map<string, Map<string, ReportedRole>>();
   /** Per service: when an acknowledgement granting it was last built (leader clock). */
   private readonly lastGrant = new Map<string, number>();
@@ -68,29 +71,33 @@ export class MasterKeeper {
   private readonly preferred = new Map<string, string>();
   /** Services with a proposal in flight. */
   private readonly pending = new Set<string>();
-  /** Promotion of each service is not allowed before this leader-clock time. */
+  /**
+   * Promotion of a service with a master record is not allowed before this leader-clock
+   * time: the previous leader may have granted any service until it stepped down.
+   */
   private notBefore = 0;
 
-  constructor(private readonly o: MasterKeeperOptions) {}
+  constructor(private readonly o: MasterKeeperOptions) {
+    this.tenure = new LeaderTenure(o.now);
+  }
 
   /** Whether this keeper decides (this node leads and is active). */
   get isActive(): boolean {
-    return this.active;
+    return this.tenure.active;
   }
 
-  /** This node became leader (its leader-elected entry is applied). */
-  becameLeader(): void {
-    this.active = true;
+  /** This node became leader in `term` (its leader-elected entry is applied). */
+  becameLeader(term: number): void {
+    this.tenure.begin(term);
     this.roles.clear();
     this.pending.clear();
     this.lastGrant.clear();
-    // The previous leader may have granted any service until it stepped down.
-    this.notBefore = this.o.now() + oldLeaderGoneAfterMs(this.o.electionTimeoutMs);
+    this.notBefore = this.tenure.predecessorGoneAt(this.o.electionTimeoutMs);
   }
 
-  /** This node no longer leads. */
+  /** This node no longer leads: decide nothing, forget reports, grants and switchover requests. */
   lostLeadership(): void {
-    this.active = false;
+    this.tenure.end();
     this.roles.clear();
     this.pending.clear();
     this.lastGrant.clear();
@@ -99,7 +106,7 @@ export class MasterKeeper {
 
   /** A member's report of its services. */
   report(member: string, roles: readonly { service: string; state: string; epoch: number }[]): void {
-    if (!this.active) return;
+    if (!this.tenure.active) return;
     this.roles.set(member, new Map(roles.map((r) => [r.service, { state: r.state, epoch: r.epoch }])));
   }
 
@@ -113,7 +120,7 @@ export class MasterKeeper {
    * committed master of. Records the moment, which fences the next promotion.
    */
   grantsFor(member: string): { service: string; epoch: number }[] {
-    if (!this.active) return [];
+    if (!this.tenure.active) return [];
     const out: { service: string; epoch: number }[] = [];
     const now = this.o.now();
     for (const [service, epoch] of this.o.masters.mastersOf(member)) {
@@ -165,7 +172,7 @@ export class MasterKeeper {
 
   /** Decide and propose; call periodically (every heartbeat or so) on the leader. */
   tick(): void {
-    if (!this.active) return;
+    if (!this.tenure.active) return;
     const now = this.o.now();
     for (const service of this.services()) {
       if (this.pending.has(service)) continue;
@@ -238,7 +245,7 @@ export class MasterKeeper {
    * @throws SwitchoverError when `member` cannot be master now (named reason)
    */
   requestSwitchover(service: string, member: string): void {
-    if (!this.active) throw new SwitchoverError("this node is not the leader");
+    if (!this.tenure.active) throw new SwitchoverError("this node is not the leader");
     const m = this.o.members.get(member);
     if (!m) throw new SwitchoverError(`no member named ${member}`);
     if (!m.services.includes(service)) throw new SwitchoverError(`${member} does not run ${service}`);

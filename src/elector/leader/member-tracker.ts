@@ -11,19 +11,18 @@
  * Decisions are proposals, not facts: the committed member view (which every elector
  * agrees on) is what the tracker compares against, and at most one proposal per member is
  * in flight at a time, so a slow commit never produces a duplicate event.
+ *
+ * A {@link LeaderRole}: the elector activates it with the other leader-only parts.
  */
 import type { Logger } from "pino";
-import type { JsonObject } from "../../coordinator/event-log.ts";
-import type { CheckState } from "../../contract/check-state.ts";
+import type { JsonObject } from "../../contract/canonical-json.ts";
+import { type CheckState, isCheckState } from "../../contract/check-state.ts";
 import type { MemberStatus } from "../../contract/member-status.ts";
+import type { MemberView } from "../../contract/member-view.ts";
+import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
-/** What the tracker needs of the committed member view. */
-export interface TrackedMember {
-  readonly name: string;
-  readonly status: MemberStatus;
-  /** Committed check states. */
-  readonly checks?: Readonly<Record<string, CheckState>>;
-}
+/** What the tracker needs of the committed member view: name, status and (optionally) check states. */
+export type TrackedMember = Pick<MemberView, "name" | "status"> & Partial<Pick<MemberView, "checks">>;
 
 /** A membership event the tracker wants committed. */
 export interface MemberEventProposal {
@@ -56,27 +55,31 @@ export interface MemberTrackerOptions {
 }
 
 /** The leader's failure detector. Inactive (ignores everything) unless this node leads. */
-export class MemberTracker {
-  private active = false;
-  private leaderSince = 0;
+export class MemberTracker implements LeaderRole {
+  private readonly tenure: LeaderTenure;
+  /** When this leader last heard from each member (monotonic ms); empty while inactive. */
   private readonly lastSeen = new Map<string, number>();
   private readonly registrations = new Map<string, MemberRegistration>();
   /** Members with a proposal in flight: no second one until it settles. */
   private readonly pending = new Set<string>();
 
-  constructor(private readonly o: MemberTrackerOptions) {}
+  constructor(private readonly o: MemberTrackerOptions) {
+    this.tenure = new LeaderTenure(o.now);
+  }
 
-  /** This node became leader: start every member's grace period now. */
-  becameLeader(): void {
-    this.active = true;
-    this.leaderSince = this.o.now();
+  /**
+   * This node became leader in `term`: start every member's grace period now. Registrations
+   * received while not yet active are kept (see {@link registered}).
+   */
+  becameLeader(term: number): void {
+    this.tenure.begin(term);
     this.lastSeen.clear();
     this.pending.clear();
   }
 
-  /** This node is no longer leader: stop judging. */
+  /** This node is no longer leader: stop judging, forget what members said. */
   lostLeadership(): void {
-    this.active = false;
+    this.tenure.end();
     this.lastSeen.clear();
     this.registrations.clear();
     this.pending.clear();
@@ -84,7 +87,7 @@ export class MemberTracker {
 
   /** Whether this tracker is judging (this node leads). */
   get isActive(): boolean {
-    return this.active;
+    return this.tenure.active;
   }
 
   private status(name: string): MemberStatus | undefined {
@@ -104,7 +107,7 @@ export class MemberTracker {
     // Check changes reported to an earlier leader may not have been committed: the states a
     // member registers with are compared with the committed ones.
     for (const [check, state] of Object.entries(reg.checks)) {
-      if (state === "passing" || state === "failing") this.checkReported(reg.name, check, state, "");
+      if (isCheckState(state)) this.checkReported(reg.name, check, state, "");
     }
   }
 
@@ -119,7 +122,7 @@ export class MemberTracker {
    * joined yet, proposes nothing: member-joined carries the states it registered with).
    */
   checkReported(name: string, check: string, state: CheckState, detail: string): void {
-    if (!this.active) return;
+    if (!this.tenure.active) return;
     const m = this.o.member(name);
     if (m === undefined || m.status === "left") return;
     if ((m.checks?.[check] ?? "passing") === state) return;
@@ -135,7 +138,7 @@ export class MemberTracker {
 
   /** A member reported (registration or heartbeat). */
   heard(name: string): void {
-    if (!this.active) return;
+    if (!this.tenure.active) return;
     this.lastSeen.set(name, this.o.now());
     const status = this.status(name);
     const reg = this.registrations.get(name);
@@ -154,7 +157,7 @@ export class MemberTracker {
 
   /** A member said goodbye. */
   left(name: string): void {
-    if (!this.active) return;
+    if (!this.tenure.active) return;
     this.lastSeen.delete(name);
     this.registrations.delete(name);
     const status = this.status(name);
@@ -164,12 +167,13 @@ export class MemberTracker {
   }
 
   /** Judge silence: call periodically (every heartbeat or so). */
-  check(): void {
-    if (!this.active) return;
+  tick(): void {
+    if (!this.tenure.active) return;
     const now = this.o.now();
     for (const m of this.o.members()) {
       if (m.status !== "up" && m.status !== "drained") continue;
-      const last = this.lastSeen.get(m.name) ?? this.leaderSince;
+      // Not heard from since taking over: the grace period counts from the takeover.
+      const last = this.lastSeen.get(m.name) ?? this.tenure.since;
       const silentMs = now - last;
       if (silentMs > this.o.memberTimeoutMs) {
         this.proposeOnce({

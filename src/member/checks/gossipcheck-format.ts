@@ -14,10 +14,12 @@
  * | command | run | (unused) |
  *
  * Other keys (interval, timeout, fall, rise) pass through unchanged, so they are validated
- * like any definition.
+ * like any definition. Read through `check-file.ts`.
  */
-import { ConfigError } from "../../config/config.ts";
+import { ConfigError } from "../../config/config-error.ts";
+import { isRecord } from "../../config/is-record.ts";
 
+/** Per type, the DESIGN.md key gossipcheck's `path` becomes. */
 const PATH_KEY: Record<string, string> = {
   file_exists: "path",
   file_contains: "path",
@@ -27,14 +29,12 @@ const PATH_KEY: Record<string, string> = {
   command: "run",
 };
 
+/** Per type, the DESIGN.md key gossipcheck's `check` becomes; a type not listed has no use for it. */
 const CHECK_KEY: Record<string, string> = {
   file_contains: "contains",
   process_running: "cmdline",
   http: "expect",
 };
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Whether `raw` looks like a gossipcheck file: a mapping of names to objects with a `type`. */
 export function isGossipcheckFormat(raw: unknown): raw is Record<string, Record<string, unknown>> {

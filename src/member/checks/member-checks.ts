@@ -11,18 +11,22 @@
 import type { Logger } from "pino";
 import { CheckRunner } from "./check-runner.ts";
 import type { CheckState } from "../../contract/check-state.ts";
-import { type CheckConfig, ConfigError, parseChecks } from "../../config/config.ts";
+import { parseChecks } from "../../config/check-schema.ts";
+import { ConfigError } from "../../config/config-error.ts";
+import type { CheckConfig } from "../../config/node-config.ts";
 import { canonicalJson } from "../../contract/canonical-json.ts";
 
 /** Options of {@link MemberChecks}. */
 export interface MemberChecksOptions {
   /** The member's own checks and its services' status checks. */
   readonly local: readonly CheckConfig[];
+  /** Where check actions, skipped cluster-wide checks and applied versions are logged. */
   readonly logger: Logger;
   /** A check crossed its fall / rise threshold. */
   readonly onChange: (name: string, state: CheckState, detail: string) => void;
 }
 
+/** One check that runs here. */
 interface Entry {
   readonly runner: CheckRunner;
   /** Canonical JSON of the definition, to restart only changed checks. */
@@ -36,6 +40,7 @@ export class MemberChecks {
   private clusterVersion = 0;
   private started = false;
 
+  /** Set up a runner for each local check; nothing runs until {@link start}. */
   constructor(private readonly o: MemberChecksOptions) {
     for (const c of o.local) this.local.set(c.name, this.entry(c));
   }

@@ -16,14 +16,10 @@
  *   (plus a small slack), so a paused or killed agent is still demoted in time.
  */
 import type { Logger } from "pino";
-import type { CheckConfig } from "../../config/config.ts";
-import {
-  describeOutcome,
-  type HandlerRun,
-  type ProcessSpawner,
-  runHandlerAttempt,
-  succeeded,
-} from "../../process/process-group.ts";
+import type { CheckConfig } from "../../config/node-config.ts";
+import { type ProcessRun, runProcessGroup } from "../../process/process-run.ts";
+import type { ProcessSpawner } from "../../process/process-spawner.ts";
+import { describeOutcome, succeeded } from "../../process/run-outcome.ts";
 import type { LeaseGuard, WatchdogDemotion } from "../../process/lease-watchdog.ts";
 import { demoteBudgetMs, selfDemoteAfterMs, watchdogSlackMs } from "../../contract/master-lease.ts";
 import type { ServiceDefinition, ServiceScript } from "./services-dir.ts";
@@ -95,7 +91,7 @@ export class ServiceManager {
   private queue: Promise<void> = Promise.resolve();
   private reconciling = false;
   private again = false;
-  private current: { run: HandlerRun; script: ServiceScript; service: string } | null = null;
+  private current: { run: ProcessRun; script: ServiceScript; service: string } | null = null;
   private stopped = false;
   /** Set when stopping begins: grants are ignored from then on. */
   private stopping = false;
@@ -347,9 +343,9 @@ export class ServiceManager {
     const path = s.def.scripts[script];
     if (!path) return true;
     const started = this.now();
-    let run: HandlerRun;
+    let run: ProcessRun;
     try {
-      run = runHandlerAttempt({
+      run = runProcessGroup({
         run: { kind: "argv", argv: [path] },
         env: { CONCLAVE_SERVICE: s.def.name, ...env },
         stdin: "",

@@ -1,24 +1,23 @@
 /**
- * The config loader (src/config.ts) and duration parsing (src/duration.ts) against the
- * "Config (conclave.yaml)" section of DESIGN.md: the full example loads with its values and
- * defaults, and every kind of mistake is reported as one line naming the file and the key.
+ * The config loader (src/config/: load-config.ts with its schema and rules, check-schema.ts,
+ * host-port.ts) and duration parsing (src/config/duration.ts) against the "Config
+ * (conclave.yaml)" section of DESIGN.md: the full example loads with its values and defaults,
+ * and every kind of mistake is reported as one line naming the file and the key.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
+import { parseChecks } from "../../../src/config/check-schema.ts";
+import { ConfigError } from "../../../src/config/config-error.ts";
+import { splitHostPort } from "../../../src/config/host-port.ts";
+import { loadConfig, validateConfig } from "../../../src/config/load-config.ts";
 import {
   CHECK_KEYS,
   type CheckConfig,
   CONFIG_KEYS,
-  ConfigError,
   DEFAULT_TIMING,
-  loadChecks,
-  loadConfig,
-  parseChecks,
-  splitHostPort,
-  validateConfig,
-} from "../../../src/config/config.ts";
+} from "../../../src/config/node-config.ts";
 import {
   DurationError,
   formatDuration,
@@ -547,13 +546,6 @@ test("parseChecks reports errors with checks[i] (NAME) keys in both forms", (t) 
     instanceOf: ConfigError,
     message: /must hold a list of checks/,
   });
-});
-
-test("loadChecks reads a YAML checks file", (t) => {
-  const file = join(workdir(t), "checks.yaml");
-  writeFileSync(file, "- { name: web, type: http, url: 'http://127.0.0.1/' }\n");
-  const [web] = loadChecks(file);
-  t.like(web, { name: "web", type: "http", status: 200 });
 });
 
 test("key maps name the YAML key of each typed field", (t) => {

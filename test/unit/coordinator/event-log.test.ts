@@ -1,5 +1,6 @@
 /**
- * The event log section (src/event-log.ts, src/canonical-json.ts) against the "Events" section
+ * The event log section (src/coordinator/event-log.ts, event-chain.ts, event-fields.ts,
+ * event-log-snapshot.ts; src/contract/events.ts, canonical-json.ts) against the "Events" section
  * of DESIGN.md: canonical JSON and the exact hash definition, the chain and what
  * `conclave audit verify` reports for altered, removed and reordered events, retention with an
  * anchor, snapshots, apply-order and field validation, and determinism across electors.
@@ -7,24 +8,18 @@
 import { createHash } from "node:crypto";
 import test from "ava";
 import fc from "fast-check";
+import { canonicalJson } from "../../../src/contract/canonical-json.ts";
 import {
-  BadEventError,
-  BadEventLogSnapshotError,
-  canonicalJson,
   EVENT_TYPES,
   type Event,
-  type EventAppendInput,
   type EventDetails,
-  EventLog,
   type EventType,
-  eventHash,
-  GENESIS_ANCHOR,
   isIsoUtcTime,
-  MAX_DETAILS_DEPTH,
-  validateEventFields,
-  verifyChain,
-  ZERO_HASH,
-} from "../../../src/coordinator/event-log.ts";
+} from "../../../src/contract/events.ts";
+import { eventHash, GENESIS_ANCHOR, verifyChain, ZERO_HASH } from "../../../src/coordinator/event-chain.ts";
+import { BadEventError, MAX_DETAILS_DEPTH, validateEventFields } from "../../../src/coordinator/event-fields.ts";
+import { type EventAppendInput, EventLog } from "../../../src/coordinator/event-log.ts";
+import { BadEventLogSnapshotError } from "../../../src/coordinator/event-log-snapshot.ts";
 
 const HASH_MISMATCH = /^hash mismatch: stored [0-9a-f]{64}, computed [0-9a-f]{64}$/;
 

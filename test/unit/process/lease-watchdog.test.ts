@@ -20,7 +20,7 @@ import { alive, waitFor } from "../../support/poll.ts";
 function servicesDir(
   t: ExecutionContext,
   services: Record<string, { exit?: number; sleep?: number }>,
-): { dir: string; lines: () => string[] } {
+): { dir: string; lines: () => string[]; pid: (service: string) => number } {
   const root = mkdtempSync(join(tmpdir(), "conclave-watchdog-"));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const log = join(root, "log");
@@ -32,12 +32,13 @@ function servicesDir(
       `echo "$CONCLAVE_SERVICE ${phase} $CONCLAVE_EPOCH $CONCLAVE_REASON" >> '${log}'`;
     writeFileSync(
       join(dir, name, "demote"),
-      `#!/bin/sh\n${line("begin")}\n${o.sleep ? `sleep ${o.sleep}\n` : ""}${line("end")}\nexit ${o.exit ?? 0}\n`,
+      `#!/bin/sh\necho $$ > '${join(root, `${name}.pid`)}'\n${line("begin")}\n${o.sleep ? `sleep ${o.sleep}\n` : ""}${line("end")}\nexit ${o.exit ?? 0}\n`,
     );
     chmodSync(join(dir, name, "demote"), 0o755);
   }
   return {
     dir,
+    pid: (service) => Number(readFileSync(join(root, `${service}.pid`), "utf8")),
     lines: () =>
       readFileSync(log, "utf8")
         .split("\n")
@@ -91,10 +92,12 @@ test("renewals that stop: the listed masters are demoted in the listed order wit
     "db begin 1 lease-expired",
     "db end 1 lease-expired",
   ]);
-  // Once it has demoted, it waits without a deadline: nothing runs twice.
-  await sleep(400);
-  t.is(demoted.length, 2);
-  t.is(s.lines().length, 4);
+  // Once it has demoted, it waits without a deadline: nothing runs twice. Shown by a later
+  // lease for another master: once its demotion is in, nothing else came before it.
+  w.renew(50, 1000, [{ service: "web", epoch: 9 }]);
+  await waitFor(t, "the later demotion", () => demoted.length >= 3);
+  t.deepEqual(demoted.slice(2), [{ service: "web", epoch: 9, exitCode: 0 }]);
+  t.deepEqual(s.lines().slice(4), ["web begin 9 lease-expired", "web end 9 lease-expired"]);
 });
 
 test("a master with no demote script is reported demoted with exit code 0", async (t) => {
@@ -121,9 +124,10 @@ test("renewing every 100 ms with a 300 ms deadline demotes nothing", async (t) =
     await sleep(100);
     w.renew(300, 1000, masters);
   }
-  w.idle();
-  await sleep(400);
-  t.deepEqual(demoted, []);
+  // A later lease for another master that is let expire: its demotion is the first one.
+  w.renew(50, 1000, [{ service: "marker", epoch: 9 }]);
+  await waitFor(t, "the marker's demotion", () => demoted.length >= 1);
+  t.deepEqual(demoted, [{ service: "marker", epoch: 9, exitCode: 0 }]);
   t.deepEqual(s.lines(), []);
 });
 
@@ -169,9 +173,13 @@ test("a lease line listing no masters is like idle", async (t) => {
   });
   raw.send("lease 60000 1000 db=1");
   raw.send("lease 50 1000");
+  // Pacing, not the check: the empty lease's 50 ms deadline passes before the marker's lease.
   await sleep(300);
+  raw.send("lease 50 1000 marker=3");
+  await waitFor(t, "the marker's demotion", () => raw.stdout() !== "");
   raw.child.stdin.end();
   t.is(await raw.exited, 0);
+  t.is(raw.stdout(), "demoted marker 3 0\n");
   t.deepEqual(s.lines(), []);
 });
 
@@ -181,7 +189,7 @@ test("stop() sends exit: the watchdog ends and demotes nothing", async (t) => {
   w.renew(60_000, 1000, [{ service: "db", epoch: 1 }]);
   await w.stop();
   await waitFor(t, "the watchdog to exit", () => !alive(w.pid!));
-  await sleep(100);
+  await w.outputEnded;
   t.deepEqual(demoted, []);
   t.deepEqual(s.lines(), []);
 });
@@ -197,8 +205,10 @@ test("a demote that outlasts its budget is killed (its end is never logged) and 
   t.is(demoted[0]!.service, "slow");
   t.not(demoted[0]!.exitCode, 0);
   t.deepEqual(demoted[1], { service: "db", epoch: 2, exitCode: 0 });
-  // Had `sleep 0.8` survived the kill, its script would log its end by now.
-  await sleep(1200);
+  // Once the slow script's process is gone it can log nothing more; had the kill missed it, it
+  // would live on until its `sleep 0.8` ends and then log its end.
+  const slowPid = s.pid("slow");
+  await waitFor(t, "the slow demote script to be gone", () => !alive(slowPid));
   t.deepEqual(s.lines(), [
     "slow begin 1 lease-expired",
     "db begin 2 lease-expired",

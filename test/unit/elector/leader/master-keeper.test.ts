@@ -6,7 +6,8 @@
  */
 import test from "ava";
 import pino from "pino";
-import type { Event, EventType, JsonObject } from "../../../../src/coordinator/event-log.ts";
+import type { JsonObject } from "../../../../src/contract/canonical-json.ts";
+import type { Event, EventType } from "../../../../src/contract/events.ts";
 import { leaseMarginMs, oldLeaderGoneAfterMs } from "../../../../src/contract/master-lease.ts";
 import {
   type MasterEventProposal,
@@ -141,7 +142,7 @@ const flush = () => new Promise((r) => setImmediate(r));
 async function settled(names = ["web1", "web2"]) {
   const s = setup();
   for (const n of names) s.join(n);
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   s.advance(AFTER_TAKEOVER + 1);
   await s.tick();
   return s;
@@ -164,7 +165,7 @@ test("an inactive keeper proposes nothing, grants nothing and refuses switchover
     message: /not the leader/,
   });
   // After losing leadership it is inactive again.
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   s.keeper.lostLeadership();
   await s.tick();
   t.deepEqual(s.take(), []);
@@ -176,7 +177,7 @@ test("with no master record at all, the first candidate by name is promoted at e
   const s = setup();
   s.join("web2");
   s.join("web1");
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   await s.tick();
   t.deepEqual(s.take(), ["master-promoted db web1 epoch=1"]);
   t.is(s.masters.get("db")?.master, "web1");
@@ -195,7 +196,7 @@ test("after a leader change, a service with no current master is promoted only 2
   // it until then, and may still be acknowledging members until it steps down).
   s.apply("master-promoted", "web1", "db", { epoch: 3 });
   s.apply("master-demoted", "web1", "db", { epoch: 3, reason: "the master is down" });
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   await s.tick();
   t.deepEqual(s.take(), []);
   s.advance(AFTER_TAKEOVER - 1);
@@ -212,7 +213,7 @@ test("after a leader change, the old master reporting standby at the demoted epo
   s.join("web2");
   s.apply("master-promoted", "web1", "db", { epoch: 3 });
   s.apply("master-demoted", "web1", "db", { epoch: 3, reason: "switchover" });
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   s.keeper.report("web1", [{ service: "db", state: "standby", epoch: 2 }]); // older: not enough
   await s.tick();
   t.deepEqual(s.take(), []);
@@ -227,7 +228,7 @@ test("after a leader change, a committed master that is down is demoted at once,
   s.join("web2");
   s.apply("master-promoted", "web1", "db", { epoch: 5 });
   s.apply("member-down", "web1", null, { silent_ms: 1600 });
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   await s.tick();
   t.deepEqual(s.take(), ["master-demoted db web1 epoch=5 reason=the master is down"]);
   s.advance(AFTER_TAKEOVER - 1);
@@ -335,7 +336,7 @@ test("candidates exclude drained, down, silent, check-failing, failed and non-ru
   s.apply("member-down", "b-down", null, {});
   s.apply("check-failing", "d-check", null, { check: "service:db" });
   s.apply("check-failing", "g-good", null, { check: "disk" }); // another check: no matter
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   s.keeper.report("e-failed", [{ service: "db", state: "failed", epoch: 0 }]);
   s.forget("h-never");
   s.advance(MEMBER_TIMEOUT, ["a-drained", "b-down", "d-check", "e-failed", "f-other", "g-good"]);
@@ -459,7 +460,7 @@ test("only one proposal per service is in flight; other services go on; a failed
   const s = setup();
   s.join("web1", ["db", "cache"]);
   s.join("web2", ["db", "cache"]);
-  s.keeper.becameLeader();
+  s.keeper.becameLeader(2);
   s.hold();
   await s.tick();
   await s.tick();

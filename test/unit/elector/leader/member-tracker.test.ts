@@ -69,7 +69,7 @@ const flush = () => new Promise((r) => setImmediate(r));
 
 test("a first registration proposes member-joined with the address and services", async (t) => {
   const s = setup();
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered(reg("web1"));
   await flush();
   t.deepEqual(s.proposed, [
@@ -83,17 +83,17 @@ test("a first registration proposes member-joined with the address and services"
 
 test("member-down only after member_timeout of silence; member-up when reports resume", async (t) => {
   const s = setup(1500);
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered(reg("web1"));
   await flush();
   s.advance(1400);
-  s.tracker.check();
+  s.tracker.tick();
   t.is(s.proposed.length, 1, "still within the timeout");
   s.advance(200);
-  s.tracker.check();
+  s.tracker.tick();
   await flush();
   t.is(s.proposed[1]?.type, "member-down");
-  s.tracker.check();
+  s.tracker.tick();
   t.is(s.proposed.length, 2, "no second member-down");
   s.tracker.heard("web1");
   await flush();
@@ -102,12 +102,12 @@ test("member-down only after member_timeout of silence; member-up when reports r
 
 test("heartbeats within the timeout keep a member up indefinitely", async (t) => {
   const s = setup(1500);
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered(reg("web1"));
   for (let i = 0; i < 100; i++) {
     s.advance(250);
     s.tracker.heard("web1");
-    s.tracker.check();
+    s.tracker.tick();
   }
   await flush();
   t.deepEqual(
@@ -121,12 +121,12 @@ test("after a leader change every member gets a full member_timeout to reconnect
   s.view.set("web1", "up");
   s.view.set("web2", "up");
   s.advance(10_000); // long after the members' last reports to the old leader
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.advance(1000);
-  s.tracker.check();
+  s.tracker.tick();
   s.tracker.heard("web1");
   s.advance(1000);
-  s.tracker.check();
+  s.tracker.tick();
   await flush();
   // web1 reconnected in time; web2 did not, and only now (2000 ms > 1500 ms) is judged.
   t.deepEqual(
@@ -137,14 +137,14 @@ test("after a leader change every member gets a full member_timeout to reconnect
 
 test("a goodbye proposes member-left, and a left member that registers again joins again", async (t) => {
   const s = setup();
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered(reg("web1"));
   await flush();
   s.tracker.left("web1");
   await flush();
   t.is(s.proposed[1]?.type, "member-left");
   s.advance(5000);
-  s.tracker.check();
+  s.tracker.tick();
   t.is(s.proposed.length, 2, "a member that left is never declared down");
   s.tracker.registered(reg("web1"));
   await flush();
@@ -154,14 +154,14 @@ test("a goodbye proposes member-left, and a left member that registers again joi
 test("one proposal per member in flight: a slow commit never yields a duplicate event", async (t) => {
   const s = setup(1000);
   s.view.set("web1", "up");
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.hold();
   s.advance(1500);
-  for (let i = 0; i < 5; i++) s.tracker.check();
+  for (let i = 0; i < 5; i++) s.tracker.tick();
   t.is(s.proposed.length, 1);
   await s.release();
   await flush();
-  s.tracker.check();
+  s.tracker.tick();
   t.is(s.proposed.length, 1, "the committed view now says down");
 });
 
@@ -170,11 +170,11 @@ test("a tracker that does not lead proposes nothing", async (t) => {
   s.view.set("web1", "up");
   s.tracker.registered(reg("web2"));
   s.advance(99_999);
-  s.tracker.check();
-  s.tracker.becameLeader();
+  s.tracker.tick();
+  s.tracker.becameLeader(2);
   s.tracker.lostLeadership();
   s.advance(99_999);
-  s.tracker.check();
+  s.tracker.tick();
   await flush();
   t.deepEqual(s.proposed, []);
 });
@@ -186,7 +186,7 @@ test("a member that registered before the new leader activated joins on its next
   s.tracker.registered(reg("web1"));
   await flush();
   t.deepEqual(s.proposed, []);
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.heard("web1");
   await flush();
   t.deepEqual(
@@ -198,7 +198,7 @@ test("a member that registered before the new leader activated joins on its next
 
 test("a check change is proposed once when it differs from the committed state", async (t) => {
   const s = setup();
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered({ ...reg("web1"), checks: { nginx: "passing" } });
   await flush();
   s.tracker.checkReported("web1", "nginx", "passing", "ok"); // same as committed: nothing
@@ -220,7 +220,7 @@ test("a check change is proposed once when it differs from the committed state",
 
 test("a registration whose check states differ from the committed ones proposes the difference", async (t) => {
   const s = setup();
-  s.tracker.becameLeader();
+  s.tracker.becameLeader(2);
   s.tracker.registered(reg("web1"));
   await flush();
   s.tracker.checkReported("web1", "disk", "failing", "full");

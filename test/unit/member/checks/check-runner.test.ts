@@ -1,9 +1,9 @@
 /**
- * Local checks (src/checks.ts) against DESIGN.md's `checks:` section, with real resources: temp
- * files, a real `sleep` process found through /proc, a local http server, a TCP port and real
- * commands through /bin/sh. Each type is shown to pass and to fail. The runner's fall / rise
- * hysteresis and the once-per-streak action (counted through a file the action appends to) are
- * driven with real checks.
+ * Local checks (src/member/checks/: check-probes.ts, check-runner.ts) against DESIGN.md's
+ * `checks:` section, with real resources: temp files, a real `sleep` process found through
+ * /proc, a local http server, a TCP port and real commands through /bin/sh. Each type is shown
+ * to pass and to fail. The runner's fall / rise hysteresis and the once-per-streak action
+ * (counted through a file the action appends to) are driven with real checks.
  *
  * No timing thresholds are asserted; timeouts below only keep a broken check from hanging.
  */
@@ -14,9 +14,10 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
-import { CheckRunner, runCheckOnce } from "../../../../src/member/checks/check-runner.ts";
+import { runCheckOnce } from "../../../../src/member/checks/check-probes.ts";
+import { CheckRunner } from "../../../../src/member/checks/check-runner.ts";
 import type { CheckState } from "../../../../src/contract/check-state.ts";
-import type { CheckCommon, CheckConfig, Run } from "../../../../src/config/config.ts";
+import type { CheckCommon, CheckConfig, Run } from "../../../../src/config/node-config.ts";
 
 const common: CheckCommon = {
   name: "t",

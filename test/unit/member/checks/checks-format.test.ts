@@ -7,7 +7,9 @@ import test, { type ExecutionContext } from "ava";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadChecks, parseChecks, readChecksFile } from "../../../../src/config/config.ts";
+import { parseChecks } from "../../../../src/config/check-schema.ts";
+import { ConfigError } from "../../../../src/config/config-error.ts";
+import { loadChecks, readChecksFile } from "../../../../src/member/checks/check-file.ts";
 import { fromGossipcheck, isGossipcheckFormat } from "../../../../src/member/checks/gossipcheck-format.ts";
 
 function tempFile(t: ExecutionContext, name: string, text: string): string {
@@ -187,6 +189,12 @@ test("readChecksFile reads a YAML list", (t) => {
     loadChecks(file).map((c) => c.name),
     ["ready", "port"],
   );
+});
+
+test("loadChecks reads a YAML checks file", (t) => {
+  const file = tempFile(t, "checks.yaml", "- { name: web, type: http, url: 'http://127.0.0.1/' }\n");
+  const [web] = loadChecks(file);
+  t.like(web, { name: "web", type: "http", status: 200 });
 });
 
 test("readChecksFile reads a checks: mapping (a conclave.yaml excerpt) as it is", (t) => {

@@ -1,0 +1,175 @@
+/**
+ * The root of the `conclave` command: the program itself, the client options every client
+ * command takes (`--addr`, `--token-file`, `--tls-*`, `--json`), the connection set-up from
+ * those options and the environment, and the exit codes (0 success, 1 failure, 2 bad usage).
+ * Command groups (the `*-commands.ts` files) add their commands to the program this file makes.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { HostPortError, splitHostPort } from "../config/host-port.ts";
+import { type ControlApi, ControlError } from "../control/control-types.ts";
+import { readTokenFile, TokenFileError } from "../rpc/cluster-token.ts";
+import { resultText } from "./output.ts";
+
+/** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  connect: (options: {
+    addr: string;
+    token: string;
+    tls?: { ca: string; cert: string; key: string };
+  }) => ControlApi;
+  runAgent: (configFile: string) => Promise<number>;
+  runDev: () => Promise<number>;
+}
+
+/** Bad usage: exit 2 with this message. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The client options as commander parses them (see {@link clientOptions}). */
+export interface ClientFlags {
+  addr?: string;
+  tokenFile?: string;
+  json?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** The node a client command talks to when neither `--addr` nor CONCLAVE_ADDR is given. */
+const DEFAULT_ADDR = "127.0.0.1:7400";
+
+/** Add the client options (`--addr`, `--token-file`, `--tls-*`, `--json`) to a command. */
+export function clientOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--addr <host:port>", "node to talk to (env CONCLAVE_ADDR, default 127.0.0.1:7400)"),
+    )
+    .addOption(new Option("--token-file <file>", "file holding the cluster token (env CONCLAVE_TOKEN_FILE)"))
+    .addOption(new Option("--tls-ca <file>", "cluster CA certificate, when the cluster uses TLS"))
+    .addOption(new Option("--tls-cert <file>", "client certificate"))
+    .addOption(new Option("--tls-key <file>", "client key"))
+    .option("--json", "machine-readable output");
+}
+
+/**
+ * What a command group needs from the root: the io, a connection made from the client options,
+ * and a place to leave the outcome of the command that ran (the exit code `runCli` resolves with).
+ */
+export class CliContext {
+  #result: Promise<number> = Promise.resolve(0);
+
+  /** @param io where the run writes and how it reaches a node */
+  constructor(readonly io: CliIo) {}
+
+  /** The exit code of the command that ran (0 when none recorded one, e.g. `--help`). */
+  get result(): Promise<number> {
+    return this.#result;
+  }
+
+  /** Record the outcome of the command that ran: it resolves with the exit code. */
+  finish(result: Promise<number>): void {
+    this.#result = result;
+  }
+
+  /**
+   * Whether both a node address and a token file are given (by option or environment), i.e.
+   * whether a command that can work offline should also ask the cluster.
+   */
+  clusterGiven(flags: ClientFlags): boolean {
+    return (
+      Boolean(flags.addr ?? this.io.env.CONCLAVE_ADDR) &&
+      Boolean(flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE)
+    );
+  }
+
+  /**
+   * Resolve the client connection from flags and environment.
+   * @param addrOverride talk to this address in place of `--addr` (e.g. each elector in turn)
+   * @throws UsageError for a bad address, a missing or bad token file, or incomplete TLS options
+   */
+  connect(flags: ClientFlags, addrOverride?: string): ControlApi {
+    const addr = addrOverride ?? flags.addr ?? this.io.env.CONCLAVE_ADDR ?? DEFAULT_ADDR;
+    try {
+      splitHostPort(addr);
+    } catch (e) {
+      if (e instanceof HostPortError) throw new UsageError(`--addr must be HOST:PORT: ${e.message}`);
+      throw e;
+    }
+    const tokenFile = flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE;
+    if (!tokenFile) throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE)");
+    let token: string;
+    try {
+      token = readTokenFile(tokenFile);
+    } catch (e) {
+      if (e instanceof TokenFileError) throw new UsageError(`--token-file: ${e.problem}`);
+      throw e;
+    }
+    const tlsParts = [flags.tlsCa, flags.tlsCert, flags.tlsKey];
+    if (tlsParts.some(Boolean) && !tlsParts.every(Boolean)) {
+      throw new UsageError("--tls-ca, --tls-cert and --tls-key go together");
+    }
+    const tls = flags.tlsCa ? { ca: flags.tlsCa, cert: flags.tlsCert!, key: flags.tlsKey! } : undefined;
+    return this.io.connect({ addr, token, ...(tls ? { tls } : {}) });
+  }
+
+  /**
+   * Run a client action: connect, call, print (text as is, anything else as one JSON line),
+   * close; it exits 0, and a failure becomes exit 1 with one line.
+   */
+  client(flags: ClientFlags, action: (api: ControlApi) => Promise<string | object>): void {
+    this.finish(
+      (async () => {
+        const api = this.connect(flags);
+        try {
+          this.io.out(resultText(await action(api)));
+          return 0;
+        } finally {
+          api.close();
+        }
+      })(),
+    );
+  }
+}
+
+/** The root `conclave` program, writing through `io`, with no commands yet. */
+export function createProgram(io: CliIo): Command {
+  return new Command("conclave")
+    .description("Conclave cluster coordinator")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(run conclave --help for usage)");
+}
+
+/**
+ * Parse `argv` (without node and script), run the command it names, and resolve with the exit
+ * code: 0 success (and `--help`), 1 failure, 2 bad usage. Failures print one `conclave: ` line.
+ */
+export async function runProgram(
+  program: Command,
+  context: CliContext,
+  argv: readonly string[],
+): Promise<number> {
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return await context.result;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; everything else commander refuses is bad usage.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      context.io.err(`conclave: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ControlError) {
+      context.io.err(`conclave: ${e.message}\n`);
+      return 1;
+    }
+    context.io.err(`conclave: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

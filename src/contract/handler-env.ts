@@ -1,0 +1,114 @@
+/**
+ * The handler contract of DESIGN.md ("Handler contract") as types and one pure builder: the
+ * `CONCLAVE_*` variables a handler is started with and the JSON document on its standard input.
+ * The leader produces them (elector/leader/handler-attempt.ts); the shipped handlers in
+ * `handlers/` and every operator's script rely on them, so this file changes only with DESIGN.md.
+ *
+ * Like the rest of `contract/` it imports nothing but `contract/`: no runtime code, no Node API.
+ */
+import type { Event, EventType } from "./events.ts";
+import type { MemberView } from "./member-view.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The environment
+
+/** The names of the variables {@link handlerEnvironment} sets, as DESIGN.md spells them. */
+export const HANDLER_ENV_NAMES = [
+  "CONCLAVE_EVENT",
+  "CONCLAVE_EVENT_ID",
+  "CONCLAVE_TERM",
+  "CONCLAVE_FENCE",
+  "CONCLAVE_ATTEMPT",
+  "CONCLAVE_HANDLER",
+  "CONCLAVE_MEMBER",
+  "CONCLAVE_MEMBER_ADDRESS",
+  "CONCLAVE_SERVICE",
+  "CONCLAVE_CLUSTER",
+] as const;
+
+/** One of {@link HANDLER_ENV_NAMES}. */
+export type HandlerEnvName = (typeof HANDLER_ENV_NAMES)[number];
+
+/** The whole `CONCLAVE_*` environment of one attempt: every name set, absent values empty. */
+export type HandlerEnvironment = Record<HandlerEnvName, string>;
+
+/** What {@link handlerEnvironment} needs to describe one attempt. */
+export interface HandlerEnvironmentInput {
+  /** The committed event the handler runs for: its log index (`id`) and `type`. */
+  readonly event: { readonly id: number; readonly type: EventType };
+  /** The handler's name (`handlers[].name`). */
+  readonly handler: string;
+  /** 1 for the first run of this (event, handler) pair, one more for each run after it. */
+  readonly attempt: number;
+  /** The term of the leader running the handler. */
+  readonly term: number;
+  /**
+   * The fencing token: the term and log index of this attempt's committed `handler-started`
+   * entry. Later attempts (and later leaders) have larger (term, index), compared as numbers
+   * part by part; a handler can refuse work fenced below one it has already seen.
+   */
+  readonly fence: { readonly term: number; readonly index: number };
+  /** The member the event is about, if any. */
+  readonly member?: string | null | undefined;
+  /** That member's address, if known. */
+  readonly memberAddress?: string | null | undefined;
+  /** The service the event is about, if any. */
+  readonly service?: string | null | undefined;
+  /** The cluster's name or identity, if any. */
+  readonly cluster?: string | null | undefined;
+}
+
+/**
+ * {@link handlerEnvironment} was given a number that would make a meaningless variable: a bug
+ * in the caller, never a handler's fault.
+ */
+export class HandlerEnvironmentError extends Error {
+  override readonly name = "HandlerEnvironmentError";
+}
+
+/**
+ * The `CONCLAVE_*` variables of DESIGN.md's handler contract for one attempt: every name of
+ * {@link HANDLER_ENV_NAMES}, always set, an empty string where the value is absent (so a
+ * variable inherited from the leader's own environment can never leak through).
+ * `CONCLAVE_FENCE` is `TERM:INDEX`.
+ * @throws HandlerEnvironmentError when a number is not a non-negative safe integer or the
+ *   attempt is below 1: a wrong fence would silently defeat fencing.
+ */
+export function handlerEnvironment(input: HandlerEnvironmentInput): HandlerEnvironment {
+  const count = (what: string, n: number, min: number): string => {
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new HandlerEnvironmentError(
+        `handler environment: ${what} must be an integer >= ${min}, got ${n}`,
+      );
+    }
+    return String(n);
+  };
+  return {
+    CONCLAVE_EVENT: input.event.type,
+    CONCLAVE_EVENT_ID: count("event id", input.event.id, 0),
+    CONCLAVE_TERM: count("term", input.term, 0),
+    CONCLAVE_FENCE: `${count("fence term", input.fence.term, 0)}:${count("fence index", input.fence.index, 0)}`,
+    CONCLAVE_ATTEMPT: count("attempt", input.attempt, 1),
+    CONCLAVE_HANDLER: input.handler,
+    CONCLAVE_MEMBER: input.member ?? "",
+    CONCLAVE_MEMBER_ADDRESS: input.memberAddress ?? "",
+    CONCLAVE_SERVICE: input.service ?? "",
+    CONCLAVE_CLUSTER: input.cluster ?? "",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The standard input
+
+/**
+ * The one JSON document a handler reads on standard input (then stdin is closed): the event it
+ * runs for, as `conclave events --json` prints it, and the committed view of every member at
+ * the moment the attempt started. Both shapes are declared once, in contract/events.ts and
+ * contract/member-view.ts.
+ */
+export interface HandlerStdin {
+  /** The committed event the handler runs for. */
+  readonly event: Event;
+  /** Every member the committed state knows, in its order. */
+  readonly members: readonly MemberView[];
+}

@@ -1,0 +1,64 @@
+/**
+ * The handler environment of the contract (src/contract/handler-env.ts): the CONCLAVE_*
+ * variables are exactly DESIGN.md's, spelled as it says, and numbers that would defeat fencing
+ * are refused. That the variables and the stdin document reach a real process is tested in
+ * test/unit/process/process-run.test.ts.
+ */
+import test from "ava";
+import {
+  HANDLER_ENV_NAMES,
+  HandlerEnvironmentError,
+  handlerEnvironment,
+} from "../../../src/contract/handler-env.ts";
+
+const SAMPLE_ENV = {
+  event: { id: 42, type: "member-down" as const },
+  handler: "dns",
+  attempt: 2,
+  term: 7,
+  fence: { term: 7, index: 45 },
+  member: "web2",
+  memberAddress: "10.0.0.2:7400",
+  service: "pg",
+  cluster: "prod",
+};
+
+test("handlerEnvironment sets exactly DESIGN.md's variables, empty strings for absent values", (t) => {
+  t.deepEqual(handlerEnvironment(SAMPLE_ENV), {
+    CONCLAVE_EVENT: "member-down",
+    CONCLAVE_EVENT_ID: "42",
+    CONCLAVE_TERM: "7",
+    CONCLAVE_FENCE: "7:45",
+    CONCLAVE_ATTEMPT: "2",
+    CONCLAVE_HANDLER: "dns",
+    CONCLAVE_MEMBER: "web2",
+    CONCLAVE_MEMBER_ADDRESS: "10.0.0.2:7400",
+    CONCLAVE_SERVICE: "pg",
+    CONCLAVE_CLUSTER: "prod",
+  });
+  const sparse = handlerEnvironment({
+    event: { id: 3, type: "leader-elected" },
+    handler: "log",
+    attempt: 1,
+    term: 1,
+    fence: { term: 1, index: 4 },
+    member: null,
+  });
+  t.deepEqual(Object.keys(sparse).sort(), [...HANDLER_ENV_NAMES].sort());
+  t.is(sparse.CONCLAVE_MEMBER, "");
+  t.is(sparse.CONCLAVE_MEMBER_ADDRESS, "");
+  t.is(sparse.CONCLAVE_SERVICE, "");
+  t.is(sparse.CONCLAVE_CLUSTER, "");
+});
+
+test("handlerEnvironment refuses numbers that would make a meaningless fence or attempt", (t) => {
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, attempt: 0 }), {
+    instanceOf: HandlerEnvironmentError,
+  });
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, fence: { term: 1, index: 1.5 } }), {
+    instanceOf: HandlerEnvironmentError,
+  });
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, term: Number.NaN }), {
+    instanceOf: HandlerEnvironmentError,
+  });
+});
