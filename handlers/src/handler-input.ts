@@ -4,29 +4,32 @@
  * so a malformed input is refused the same way everywhere (a {@link HandlerInputError}
  * naming the variable or field), which the runner records and retries.
  */
-import type { CheckState } from "../../src/contract/check-state.ts";
+import { isMemberStatus } from "../../src/contract/member-status.ts";
+import type {
+  MemberView as CommittedMemberView,
+  ServiceView as CommittedServiceView,
+} from "../../src/contract/member-view.ts";
 
 /** A bad environment or stdin document: the message names the variable or field. */
 export class HandlerInputError extends Error {
   override readonly name = "HandlerInputError";
 }
 
-/** A service as the committed member view shows it. */
-export interface ServiceView {
-  readonly state?: string;
-  readonly master?: boolean;
-  readonly epoch?: number;
-}
+/**
+ * A service as the committed member view shows it (contract/member-view.ts). Each field is
+ * optional here: the parser passes services through without checking them, so a handler must
+ * not rely on a field being present.
+ */
+export type ServiceView = Partial<CommittedServiceView>;
 
-/** One member of the committed view on stdin. */
-export interface MemberView {
-  readonly name: string;
-  /** `advertise` of the member: `host:port` (IPv6 hosts in brackets). */
-  readonly address: string;
-  readonly status: "up" | "down" | "drained" | "left";
-  readonly checks: Readonly<Record<string, CheckState>>;
+/**
+ * One member of the committed view on stdin: the contract's shape (contract/member-view.ts),
+ * with name, address and status checked by {@link parseHandlerStdin} and services as
+ * {@link ServiceView}.
+ */
+export type MemberView = Omit<CommittedMemberView, "services"> & {
   readonly services: Readonly<Record<string, ServiceView>>;
-}
+};
 
 /** The committed event the handler runs for. */
 export interface EventView {
@@ -130,13 +133,13 @@ export function parseHandlerStdin(text: string): { event: EventView; members: Me
     ) {
       throw new HandlerInputError(`stdin: members[${i}] needs string name, address and status`);
     }
-    if (!["up", "down", "drained", "left"].includes(m.status)) {
+    if (!isMemberStatus(m.status)) {
       throw new HandlerInputError(`stdin: members[${i}].status is ${JSON.stringify(m.status)}`);
     }
     return {
       name: m.name,
       address: m.address,
-      status: m.status as MemberView["status"],
+      status: m.status,
       checks: isObject(m.checks) ? (m.checks as MemberView["checks"]) : {},
       services: isObject(m.services) ? (m.services as MemberView["services"]) : {},
     };

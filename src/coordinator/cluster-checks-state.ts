@@ -2,7 +2,7 @@
  * The cluster-wide check definitions (`conclave checks apply FILE`), folded from
  * `checks-updated` events. The definitions are kept as the validated YAML-form objects the
  * leader committed (`details.checks`), so a member parses them with the same
- * {@link parseChecks} as a local config; `version` is the id of the event that set them, and
+ * `parseChecks` (config/check-schema.ts) as a local config; `version` is the id of the event that set them, and
  * is what a member compares to know it is up to date.
  */
 import type { JsonValue } from "../contract/canonical-json.ts";

@@ -1,13 +1,19 @@
 /**
  * The committed state of handler runs, folded from the `handler-*` events: for each
  * (event, handler) pair, the latest attempt started and whether it has a final outcome.
- * The leader's orchestrator reads it to decide what to run; every elector holds the same.
+ * The leader's handler runner reads it to decide what to run; every elector holds the same.
+ *
+ * Invariants: a pair's `attempt` never decreases; an outcome is recorded only for the latest
+ * started attempt; a final outcome stays final unless an explicit retry (`details.retry`)
+ * starts a later attempt.
  */
 import type { Event } from "../contract/events.ts";
 
 /** One (event, handler) pair's progress. */
 export interface HandlerRunRecord {
+  /** The id of the committed event the handler runs for. */
   readonly eventId: number;
+  /** The handler's name (`handlers[].name`). */
   readonly handler: string;
   /** The latest attempt recorded as started (0: none yet). */
   readonly attempt: number;

@@ -36,7 +36,10 @@ export interface CommittedMember extends MemberRecord, Pick<MemberView, "status"
  * A member as snapshots written before the status was derived stored it: the status itself,
  * and beside it the maintenance flag (absent in the oldest snapshots).
  */
-export interface LegacyMemberRecord extends Pick<MemberRecord, "name" | "address" | "services" | "checks" | "since"> {
+export interface LegacyMemberRecord extends Pick<
+  MemberRecord,
+  "name" | "address" | "services" | "checks" | "since"
+> {
   /** `drained` meant up and in maintenance. */
   readonly status: MemberView["status"];
   /** Maintenance mode, when the snapshot kept it. */

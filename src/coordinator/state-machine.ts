@@ -52,6 +52,7 @@ const decoder = new TextDecoder();
 export class CoordinatorState {
   /** The index of the last applied entry. */
   applied = 0;
+  /** The replicated key-value configuration. */
   readonly kv = new KvStore();
   /** The hash-chained audit log of events. */
   readonly events = new EventLog();

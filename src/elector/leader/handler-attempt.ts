@@ -50,7 +50,9 @@ export function guarded(run: Run, leaderPid: number): Run {
 export interface HandlerAttemptStart {
   /** The event the handler runs for. */
   readonly event: Event;
+  /** The configured handler to run. */
   readonly handler: HandlerConfig;
+  /** The attempt number (1 for the first run of the pair), `CONCLAVE_ATTEMPT`. */
   readonly attempt: number;
   /** The committed `handler-started` entry of this attempt: its term and id are the fence. */
   readonly started: Event;
@@ -108,6 +110,7 @@ export function outcomeDetails(o: RunOutcome): JsonObject {
   }
 }
 
+/** A run's output tail as event details. */
 function outputDetails(out: { text: string; truncated: boolean; totalBytes: number }): JsonObject {
   return { output: out.text, output_truncated: out.truncated, output_bytes: out.totalBytes };
 }

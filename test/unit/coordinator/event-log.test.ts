@@ -17,7 +17,11 @@ import {
   isIsoUtcTime,
 } from "../../../src/contract/events.ts";
 import { eventHash, GENESIS_ANCHOR, verifyChain, ZERO_HASH } from "../../../src/coordinator/event-chain.ts";
-import { BadEventError, MAX_DETAILS_DEPTH, validateEventFields } from "../../../src/coordinator/event-fields.ts";
+import {
+  BadEventError,
+  MAX_DETAILS_DEPTH,
+  validateEventFields,
+} from "../../../src/coordinator/event-fields.ts";
 import { type EventAppendInput, EventLog } from "../../../src/coordinator/event-log.ts";
 import { BadEventLogSnapshotError } from "../../../src/coordinator/event-log-snapshot.ts";
 

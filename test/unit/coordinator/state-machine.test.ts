@@ -106,3 +106,95 @@ test("a snapshot whose stored event chain was altered is refused, naming the pro
     message: /event log snapshot/,
   });
 });
+
+/** `s`'s snapshot with its members section replaced by `members` (as old code wrote them). */
+function withMembers(s: CoordinatorState, members: unknown[]): Uint8Array {
+  const json = JSON.parse(new TextDecoder().decode(s.snapshot()));
+  json.members = members;
+  return new TextEncoder().encode(JSON.stringify(json));
+}
+
+test("maintenance survives down/up and leave/rejoin; status is derived from health and maintenance", (t) => {
+  const s = build();
+  const step = (c: Command) =>
+    s.apply({ term: 2, index: s.applied + 1, type: "normal", data: encodeCommand(c) });
+  const status = () => s.members.get("web1")?.status;
+  step(ev("member-drained", "web1"));
+  t.is(status(), "drained");
+  t.deepEqual(s.members.counts(), { up: 0, down: 1, drained: 1 });
+  step(ev("member-down", "web1"));
+  t.is(status(), "down");
+  step(ev("member-up", "web1"));
+  t.is(status(), "drained");
+  step(ev("member-left", "web1"));
+  t.is(status(), "left");
+  step(ev("member-joined", "web1", { address: "10.0.0.1:7400", services: [], checks: {} }));
+  t.is(status(), "drained");
+  step(ev("member-undrained", "web1"));
+  t.is(status(), "up");
+  // Draining a member that is down keeps it down, and it comes back drained.
+  step(ev("member-drained", "web2"));
+  t.is(s.members.get("web2")?.status, "down");
+  step(ev("member-up", "web2"));
+  t.is(s.members.get("web2")?.status, "drained");
+  // The stored record holds health and maintenance once each, never the derived status.
+  const stored = JSON.parse(new TextDecoder().decode(s.snapshot())).members;
+  t.deepEqual(
+    stored.map((m: Record<string, unknown>) => [
+      m.name,
+      m.health,
+      m.maintenance,
+      "status" in m,
+      "drained" in m,
+    ]),
+    [
+      ["web1", "up", false, false, false],
+      ["web2", "up", true, false, false],
+    ],
+  );
+});
+
+test("a snapshot in the old member shape (status + drained) restores to the same derived status", (t) => {
+  const a = build();
+  const old = (name: string, status: string, drained?: boolean) => ({
+    name,
+    address: `${name}:7400`,
+    status,
+    services: ["nginx"],
+    checks: { http: "passing" },
+    ...(drained === undefined ? {} : { drained }),
+    since: 3,
+  });
+  const oldMembers = [
+    old("a-drained", "drained", true),
+    old("b-down-drained", "down", true),
+    old("c-left-drained", "left", true),
+    old("d-up", "up", false),
+    old("e-down", "down"),
+    old("f-drained-no-flag", "drained"),
+  ];
+  const c = new CoordinatorState();
+  c.restore(a.applied, withMembers(a, oldMembers));
+  t.deepEqual(
+    c.members.list().map((m) => [m.name, m.status]),
+    oldMembers.map((m) => [m.name, m.status]),
+  );
+  t.deepEqual(c.members.counts(), { up: 1, down: 2, drained: 2 });
+  // Every elector restoring the old snapshot derives the same, and writes the same new shape.
+  const d = new CoordinatorState();
+  d.restore(a.applied, withMembers(a, oldMembers));
+  t.deepEqual(d.snapshot(), c.snapshot());
+  // The maintenance flag carried over: a drained member that was down comes back drained.
+  const up: Entry = {
+    term: 3,
+    index: a.applied + 1,
+    type: "normal",
+    data: encodeCommand(ev("member-up", "b-down-drained")),
+  };
+  c.apply(up);
+  t.is(c.members.get("b-down-drained")?.status, "drained");
+  // A re-snapshot in the new shape restores to the same state again.
+  const e = new CoordinatorState();
+  e.restore(c.applied, c.snapshot());
+  t.deepEqual(e.members.list(), c.members.list());
+});
