@@ -4,7 +4,7 @@
  * {@link ProcessCluster} from the build (`dist/`), with the default timing (member heartbeat
  * 250 ms, member timeout 1500 ms, Raft heartbeat 100 ms, election timeout 1000 ms) and log
  * level `warn`. Every elector has one handler on `member-down` (any elector may lead, as
- * DESIGN.md requires); it appends `NS EVENT_ID ATTEMPT MEMBER PARENT_PIDS` to one log file shared by
+ * docs/handler-contract.md requires); it appends `NS EVENT_ID ATTEMPT MEMBER PARENT_PIDS` to one log file shared by
  * the whole cluster, so the file has one line per run anywhere in the cluster.
  */
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 /**
  * What every shipped handler reads: the `CONCLAVE_*` environment and the JSON document on
- * standard input, as DESIGN.md's handler contract gives them. One parser for all handlers,
+ * standard input, as the handler contract (docs/handler-contract.md) gives them. One parser for all handlers,
  * so a malformed input is refused the same way everywhere (a {@link HandlerInputError}
  * naming the variable or field), which the runner records and retries.
  */

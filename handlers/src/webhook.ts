@@ -280,7 +280,7 @@ export async function main(): Promise<number> {
   const text = await readStdin();
   parseHandlerStdin(text); // refuses a malformed document; the original is sent as it is
   const doc = JSON.parse(text) as Record<string, unknown>;
-  // The variables of DESIGN.md's handler contract, copied into the body's `env` (and only those).
+  // The variables of the handler contract (docs/handler-contract.md), copied into the body's `env` (and only those).
   const contractEnv = Object.fromEntries(HANDLER_ENV_NAMES.map((k) => [k, process.env[k] ?? ""]));
   const body = Buffer.from(JSON.stringify({ ...doc, env: contractEnv }), "utf8");
   const headers = {

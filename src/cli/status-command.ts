@@ -7,7 +7,7 @@ import type { StatusResponse } from "../control/control-types.ts";
 import { electorRows } from "./output.ts";
 import { type ClientFlags, type CliContext, clientOptions } from "./program.ts";
 
-/** `status --json` exactly as DESIGN.md shows it. */
+/** `status --json` exactly as docs/cli.md shows it. */
 function statusJson(s: StatusResponse): object {
   return {
     leader: s.leader === "" ? null : s.leader,
@@ -26,7 +26,7 @@ function statusJson(s: StatusResponse): object {
 }
 
 /**
- * Every elector may lead, so each needs the same handlers (DESIGN.md): ask each reachable
+ * Every elector may lead, so each needs the same handlers (docs/handler-contract.md): ask each reachable
  * elector for the digest of its own configuration and warn when they differ.
  */
 async function handlerConfigWarning(

@@ -1,5 +1,5 @@
 /**
- * Durations as written in `conclave.yaml` (DESIGN.md: "Durations accept `ms`, `s`, `m`"):
+ * Durations as written in `conclave.yaml` (docs/config.md: "durations accept `ms`, `s`, `m`"):
  * a decimal number followed by a unit, e.g. `250ms`, `1.5s`, `2m`. Parts may be combined,
  * Go style, as in `1m30s`. A bare number has no unit and is refused, so `250` cannot be
  * read as 250 seconds by one operator and 250 milliseconds by another.

@@ -6,6 +6,7 @@
  * with the same reason.
  */
 import { isIPv4, isIPv6 } from "node:net";
+import { quote } from "./config-error.ts";
 
 /** A parsed `host:port`; an IPv6 host is given without its brackets. */
 export interface HostPort {
@@ -23,15 +24,14 @@ export class HostPortError extends Error {
 /** A DNS-style host name: dot-separated labels of letters, digits, `_` and `-`. */
 const HOSTNAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_]([A-Za-z0-9_-]*))*\.?$/;
 
-const quote = (s: string): string => JSON.stringify(s);
-
 /**
  * Split `host:port` (`10.0.0.1:7400`, `web1.internal:7400`, `[fd00::1]:7400`) into host
- * and port. The port must be 1-65535; an IPv6 address must be in brackets (otherwise its last
- * group could not be told from the port).
+ * and port. The port must be 1-65535 (0 too with `allowPortZero`: a listen address that lets
+ * the system pick a free port); an IPv6 address must be in brackets (otherwise its last group
+ * could not be told from the port).
  * @throws HostPortError saying what is wrong with the text
  */
-export function splitHostPort(text: string): HostPort {
+export function splitHostPort(text: string, options: { readonly allowPortZero?: boolean } = {}): HostPort {
   let host: string;
   let portText: string;
   if (text.startsWith("[")) {
@@ -64,7 +64,7 @@ export function splitHostPort(text: string): HostPort {
     }
   }
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
-  if (!(port >= 1 && port <= 65535)) {
+  if (!(port >= (options.allowPortZero ? 0 : 1) && port <= 65535)) {
     throw new HostPortError(`port ${quote(portText)} must be a number from 1 to 65535`);
   }
   return { host, port };

@@ -1,5 +1,5 @@
 /**
- * Loading the node config, `conclave.yaml` (DESIGN.md, "Config"): read the file, validate it
+ * Loading the node config, `conclave.yaml` (docs/config.md): read the file, validate it
  * field by field (`config-schema.ts`) and across fields (`config-rules.ts`), and read the files
  * it names, giving the typed {@link Config} the rest of the node uses.
  *

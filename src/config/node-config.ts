@@ -1,5 +1,5 @@
 /**
- * The typed node config, {@link Config}: what `conclave.yaml` (DESIGN.md, "Config") becomes
+ * The typed node config, {@link Config}: what `conclave.yaml` (docs/config.md) becomes
  * once loaded (`load-config.ts`), and the defaults of its optional fields.
  *
  * Keys are camelCase and durations are whole milliseconds with an `Ms` suffix; {@link
@@ -17,7 +17,7 @@ export const ROLES = ["elector", "member"] as const;
 /** A node role: `elector` (a Raft voter) or `member` (runs checks and services). */
 export type Role = (typeof ROLES)[number];
 
-/** `timing:` defaults, in milliseconds (DESIGN.md). */
+/** `timing:` defaults, in milliseconds (docs/config.md). */
 export const DEFAULT_TIMING: TimingConfig = {
   heartbeatMs: 250,
   memberTimeoutMs: 1500,

@@ -1,8 +1,8 @@
 /**
- * The events of DESIGN.md ("Events") as the outside world sees them: the closed list of event
+ * The events of docs/events.md as the outside world sees them: the closed list of event
  * types, the fields a proposer chooses, and a committed event as `conclave events --json`
  * prints it and a handler reads it. Configuration (`handlers[].events`), the CLI and the
- * shipped handlers rely on these names and shapes, so this file changes only with DESIGN.md.
+ * shipped handlers rely on these names and shapes, so this file changes only with docs/.
  *
  * The hash chain over these events, their validation and the log itself are the replicated
  * state machine's business (coordinator/event-chain.ts, event-fields.ts, event-log.ts).
@@ -11,7 +11,7 @@
  */
 import type { JsonObject } from "./canonical-json.ts";
 
-/** The event types of DESIGN.md, in its order. Append only: a committed type is never renamed. */
+/** The event types of docs/events.md, in its order. Append only: a committed type is never renamed. */
 export const EVENT_TYPES = [
   "leader-elected",
   "member-joined",

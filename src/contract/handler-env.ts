@@ -1,8 +1,8 @@
 /**
- * The handler contract of DESIGN.md ("Handler contract") as types and one pure builder: the
+ * The handler contract of docs/handler-contract.md as types and one pure builder: the
  * `CONCLAVE_*` variables a handler is started with and the JSON document on its standard input.
  * The leader produces them (elector/leader/handler-attempt.ts); the shipped handlers in
- * `handlers/` and every operator's script rely on them, so this file changes only with DESIGN.md.
+ * `handlers/` and every operator's script rely on them, so this file changes only with docs/.
  *
  * Like the rest of `contract/` it imports nothing but `contract/`: no runtime code, no Node API.
  */
@@ -12,7 +12,7 @@ import type { MemberView } from "./member-view.ts";
 // ---------------------------------------------------------------------------------------------
 // The environment
 
-/** The names of the variables {@link handlerEnvironment} sets, as DESIGN.md spells them. */
+/** The names of the variables {@link handlerEnvironment} sets, as docs/handler-contract.md spells them. */
 export const HANDLER_ENV_NAMES = [
   "CONCLAVE_EVENT",
   "CONCLAVE_EVENT_ID",
@@ -67,7 +67,7 @@ export class HandlerEnvironmentError extends Error {
 }
 
 /**
- * The `CONCLAVE_*` variables of DESIGN.md's handler contract for one attempt: every name of
+ * The `CONCLAVE_*` variables of the handler contract (docs/handler-contract.md) for one attempt: every name of
  * {@link HANDLER_ENV_NAMES}, always set, an empty string where the value is absent (so a
  * variable inherited from the leader's own environment can never leak through).
  * `CONCLAVE_FENCE` is `TERM:INDEX`.

@@ -31,3 +31,8 @@ export function isMemberStatus(v: unknown): v is MemberStatus {
 export function memberStatus(health: MemberHealth, maintenance: boolean): MemberStatus {
   return health === "up" && maintenance ? "drained" : health;
 }
+
+/** The health behind a status: a drained member is up (the inverse of {@link memberStatus}). */
+export function healthOf(status: MemberStatus): MemberHealth {
+  return status === "drained" ? "up" : status;
+}

@@ -1,6 +1,6 @@
 /**
  * One member as the cluster shows it: the JSON of `conclave members --json`, each entry of
- * `members` on a handler's stdin (DESIGN.md, "Handler contract"), and the status page's table.
+ * `members` on a handler's stdin (docs/handler-contract.md), and the status page's table.
  * The one declaration of the member's shape: the committed record (coordinator/), the leader's
  * tracker, the control API and the shipped handlers derive theirs from it.
  *
@@ -15,7 +15,7 @@ import type { MemberStatus } from "./member-status.ts";
  */
 export type ServiceState = "master" | "standby" | "failing";
 
-/** One service of one member (DESIGN.md: `"services": {NAME: {"state", "master", "epoch"}}`). */
+/** One service of one member (docs/handler-contract.md: `"services": {NAME: {"state", "master", "epoch"}}`). */
 export interface ServiceView {
   /** See {@link ServiceState}. */
   readonly state: ServiceState;

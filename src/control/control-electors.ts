@@ -14,12 +14,23 @@ import {
   POLL_MS,
   systemControlClock,
 } from "./control-node.ts";
+import { HostPortError, isWildcardHost, splitHostPort } from "../config/host-port.ts";
+import { nameProblem } from "../config/schema-fields.ts";
 import { ControlError, type ElectorStatus } from "./control-types.ts";
 
-/** Elector names are host-like: what `cluster.electors` and `--name` accept. */
-const ELECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/** `host:port` or `[ipv6]:port`. */
-const ELECTOR_ADDRESS = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
+/**
+ * Why `address` cannot be an elector's address, or null: it must be `host:port` by the one
+ * address rule and reachable by other nodes (not an any-address), as `cluster.electors` requires.
+ */
+function electorAddressProblem(address: string): string | null {
+  try {
+    if (isWildcardHost(splitHostPort(address).host)) return `must be an address other nodes can reach`;
+    return null;
+  } catch (err) {
+    if (err instanceof HostPortError) return err.message;
+    throw err;
+  }
+}
 
 /** Options of {@link ControlElectors}. */
 export interface ControlElectorOptions {
@@ -49,17 +60,11 @@ export class ControlElectors {
    * @throws ControlError (INVALID_ARGUMENT) for a name or address of the wrong shape
    */
   electorsAdd(req: { name: string; address: string }): Promise<{ electors: ElectorStatus[] }> {
-    if (!ELECTOR_NAME.test(req.name)) {
-      throw new ControlError(
-        grpc.status.INVALID_ARGUMENT,
-        `elector name "${req.name}" must be a hostname-like name`,
-      );
-    }
-    if (!ELECTOR_ADDRESS.test(req.address)) {
-      throw new ControlError(
-        grpc.status.INVALID_ARGUMENT,
-        `elector address "${req.address}" must be host:port`,
-      );
+    const nameIssue = nameProblem("elector", req.name);
+    if (nameIssue !== null) throw new ControlError(grpc.status.INVALID_ARGUMENT, nameIssue);
+    const addressIssue = electorAddressProblem(req.address);
+    if (addressIssue !== null) {
+      throw new ControlError(grpc.status.INVALID_ARGUMENT, `elector address: ${addressIssue}`);
     }
     return this.forwarder.onLeader(
       async () => {

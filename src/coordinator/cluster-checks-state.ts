@@ -12,7 +12,7 @@ import type { Event } from "../contract/events.ts";
 export interface ClusterChecks {
   /** The id of the `checks-updated` event that set them; 0 when none were ever applied. */
   readonly version: number;
-  /** Check definitions in the YAML form of DESIGN.md's `checks:` (keys such as `interval`). */
+  /** Check definitions in the YAML form of `checks:` (docs/checks.md) (keys such as `interval`). */
   readonly checks: readonly JsonValue[];
 }
 

@@ -5,7 +5,7 @@
 import type { Event, EventFields } from "../contract/events.ts";
 import { BadEventError, validateEventFields } from "./event-fields.ts";
 
-/** Largest value `conclave kv put` accepts (DESIGN.md: values up to 64 KiB). */
+/** Largest value `conclave kv put` accepts (docs/cli.md: values up to 64 KiB). */
 export const KV_MAX_VALUE_BYTES = 64 * 1024;
 /** Largest key: keys are short names, not data. */
 export const KV_MAX_KEY_BYTES = 1024;

@@ -1,5 +1,5 @@
 /**
- * The event log section of the replicated state machine (DESIGN.md, "Events"): every
+ * The event log section of the replicated state machine (docs/events.md): every
  * membership, failure, master and handler event, committed through Raft and chained by
  * SHA-256 (event-chain.ts) so that `conclave audit verify` can find the first altered, removed
  * or reordered event. The event types and shapes are the public contract (contract/events.ts).

@@ -10,7 +10,7 @@ import type { MemberView, ServiceView } from "../contract/member-view.ts";
 import type { MastersState } from "./masters-state.ts";
 import type { CommittedMember } from "./members-state.ts";
 
-/** The committed view of member `m` (DESIGN.md's `members` shape). */
+/** The committed view of member `m` (the `members` shape of docs/handler-contract.md). */
 export function memberView(m: CommittedMember, masters: MastersState): MemberView {
   return {
     name: m.name,

@@ -14,7 +14,7 @@
  */
 import type { CheckState } from "../contract/check-state.ts";
 import type { Event } from "../contract/events.ts";
-import { isMemberStatus, type MemberHealth, memberStatus } from "../contract/member-status.ts";
+import { healthOf, isMemberStatus, type MemberHealth, memberStatus } from "../contract/member-status.ts";
 import type { MemberView } from "../contract/member-view.ts";
 
 /** One member as the cluster has committed it: what the table stores and snapshots. */
@@ -84,7 +84,7 @@ export function memberFromSnapshot(m: MemberSnapshotRecord): MemberRecord {
   const status = isMemberStatus(m.status) ? m.status : "up";
   return record({
     ...m,
-    health: status === "drained" ? "up" : status,
+    health: healthOf(status),
     maintenance: status === "drained" || m.drained === true,
   });
 }

@@ -16,7 +16,6 @@ import {
   type Entry,
   type Message,
   type NodeId,
-  NotLeaderError,
   type RaftStatus,
   RawNode,
   type ReadState,

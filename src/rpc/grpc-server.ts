@@ -10,6 +10,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } fr
 import { assertUsableToken } from "./cluster-token.ts";
 import { createAuthInterceptor } from "./grpc-auth.ts";
 import { createServerCredentials, type TlsSource } from "./grpc-credentials.ts";
+import { HostPortError, splitHostPort } from "../config/host-port.ts";
 
 /** Options of {@link createGrpcServer}. */
 export interface GrpcServerOptions {
@@ -71,15 +72,15 @@ export class GrpcServer {
   }
 }
 
-/** Split `host:port` (host may be `[v6]`). */
-function splitListen(listen: string): { host: string; port: number } {
-  const i = listen.lastIndexOf(":");
-  const host = i > 0 ? listen.slice(0, i) : "";
-  const port = Number(listen.slice(i + 1));
-  if (host === "" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new GrpcBindError(`listen address must be host:port, got "${listen}"`);
+/** The host of a listen address as it is written in `host:port` (IPv6 in brackets). */
+function listenHost(listen: string): string {
+  try {
+    const { host } = splitHostPort(listen, { allowPortZero: true });
+    return host.includes(":") ? `[${host}]` : host;
+  } catch (err) {
+    if (err instanceof HostPortError) throw new GrpcBindError(`listen address: ${err.message}`);
+    throw err;
   }
-  return { host, port };
 }
 
 /**
@@ -89,7 +90,7 @@ function splitListen(listen: string): { host: string; port: number } {
  */
 export async function createGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   assertUsableToken(options.token);
-  const { host } = splitListen(options.listen);
+  const host = listenHost(options.listen);
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const serverOptions: grpc.ServerOptions = {
     "grpc.max_receive_message_length": max,

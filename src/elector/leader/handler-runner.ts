@@ -1,5 +1,5 @@
 /**
- * Exactly-once handlers, on the leader (DESIGN.md, "Handler contract").
+ * Exactly-once handlers, on the leader (docs/handler-contract.md).
  *
  * For each committed event and each configured handler subscribed to its type, the leader:
  *  1. commits `handler-started` (event, handler, attempt) — only then spawns the handler,

@@ -1,5 +1,5 @@
 /**
- * The leader's half of "at most one master per service" (DESIGN.md, "Services").
+ * The leader's half of "at most one master per service" (docs/services-and-masters.md).
  *
  * For each service it keeps one master among the members that run it, are up (not down,
  * drained or left), were heard from recently, and whose `service:NAME` status check is not

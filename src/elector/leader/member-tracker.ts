@@ -17,7 +17,7 @@
 import type { Logger } from "pino";
 import type { JsonObject } from "../../contract/canonical-json.ts";
 import { type CheckState, isCheckState } from "../../contract/check-state.ts";
-import type { MemberStatus } from "../../contract/member-status.ts";
+import { healthOf, type MemberStatus } from "../../contract/member-status.ts";
 import type { MemberView } from "../../contract/member-view.ts";
 import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
@@ -171,7 +171,7 @@ export class MemberTracker implements LeaderRole {
     if (!this.tenure.active) return;
     const now = this.o.now();
     for (const m of this.o.members()) {
-      if (m.status !== "up" && m.status !== "drained") continue;
+      if (healthOf(m.status) !== "up") continue;
       // Not heard from since taking over: the grace period counts from the takeover.
       const last = this.lastSeen.get(m.name) ?? this.tenure.since;
       const silentMs = now - last;

@@ -1,6 +1,6 @@
 /**
  * Checks files, as `conclave checks apply FILE` and `conclave checks test FILE` read them: a
- * YAML or JSON list of definitions in DESIGN.md's form, a mapping with just `checks:` (so the
+ * YAML or JSON list of definitions in the form of docs/checks.md, a mapping with just `checks:` (so the
  * `checks:` part of a `conclave.yaml` can be used as it is), or gossipcheck's JSON
  * (`gossipcheck-format.ts`, converted). Validation is the config's (`parseChecks`), so a
  * definition in a file means what it means in `conclave.yaml`.
@@ -19,7 +19,7 @@ export function loadChecks(file: string): CheckConfig[] {
 }
 
 /**
- * Read a checks file as the list of definitions in DESIGN.md's form (YAML/JSON list, a mapping
+ * Read a checks file as the list of definitions in the form of docs/checks.md (YAML/JSON list, a mapping
  * with `checks:`, or gossipcheck's JSON, converted), not yet validated.
  * @throws ConfigError for an unreadable file or a YAML syntax error
  */

@@ -1,5 +1,5 @@
 /**
- * One run of a member's check, of any type (DESIGN.md, `checks:`): {@link runCheckOnce} and the
+ * One run of a member's check, of any type (docs/checks.md): {@link runCheckOnce} and the
  * probe of each type (file_exists, file_contains, process_running, http, tcp, command). The
  * periodic runner that applies `fall` / `rise` and the action is `check-runner.ts`.
  *

@@ -2,7 +2,7 @@
  * gossipcheck's check file format, accepted by `conclave checks apply/test` so its users can
  * bring their definitions as they are: a JSON object keyed by check name,
  * `{"NAME": {"type", "path", "check", "action"}}`, where `path` is what the check looks at and
- * `check` is what it expects. Converted to DESIGN.md's form:
+ * `check` is what it expects. Converted to the form of docs/checks.md:
  *
  * | type | path → | check → |
  * | --- | --- | --- |
@@ -19,7 +19,7 @@
 import { ConfigError } from "../../config/config-error.ts";
 import { isRecord } from "../../config/is-record.ts";
 
-/** Per type, the DESIGN.md key gossipcheck's `path` becomes. */
+/** Per type, the key (docs/checks.md) gossipcheck's `path` becomes. */
 const PATH_KEY: Record<string, string> = {
   file_exists: "path",
   file_contains: "path",
@@ -29,7 +29,7 @@ const PATH_KEY: Record<string, string> = {
   command: "run",
 };
 
-/** Per type, the DESIGN.md key gossipcheck's `check` becomes; a type not listed has no use for it. */
+/** Per type, the key (docs/checks.md) gossipcheck's `check` becomes; a type not listed has no use for it. */
 const CHECK_KEY: Record<string, string> = {
   file_contains: "contains",
   process_running: "cmdline",
@@ -44,7 +44,7 @@ export function isGossipcheckFormat(raw: unknown): raw is Record<string, Record<
 }
 
 /**
- * Convert a gossipcheck file to a list of DESIGN.md definitions.
+ * Convert a gossipcheck file to a list of definitions in the form of docs/checks.md.
  * @throws ConfigError naming the check and the key for a `check` that the type cannot use
  */
 export function fromGossipcheck(raw: Record<string, Record<string, unknown>>, source: string): unknown[] {

@@ -83,7 +83,7 @@ export class MemberChecks {
   }
 
   /**
-   * Replace the cluster-wide checks with `checksJson` (a JSON array in DESIGN.md's form) at
+   * Replace the cluster-wide checks with `checksJson` (a JSON array in the form of docs/checks.md) at
    * `version`. Unchanged definitions keep their runner (and state); removed ones stop. A
    * definition that does not validate here (it did on the leader) keeps the old set and is logged.
    */

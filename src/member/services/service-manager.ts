@@ -1,5 +1,5 @@
 /**
- * The member's runit-style services (DESIGN.md, "Services"): starts them in priority order at
+ * The member's runit-style services (docs/services-and-masters.md): starts them in priority order at
  * agent start and stops them in reverse at shutdown, runs `status` as a check (with `failed`
  * as its action), and plays the master role the leader grants: `promote` / `demote` with
  * `CONCLAVE_EPOCH`, demotes before promotes, demotes in reverse priority order and promotes in
@@ -92,7 +92,6 @@ export class ServiceManager {
   private reconciling = false;
   private again = false;
   private current: { run: ProcessRun; script: ServiceScript; service: string } | null = null;
-  private stopped = false;
   /** Set when stopping begins: grants are ignored from then on. */
   private stopping = false;
 
@@ -147,7 +146,6 @@ export class ServiceManager {
     this.selfDemoteAt = Number.NEGATIVE_INFINITY;
     clearTimeout(this.timer);
     await this.reconcile("agent stopping");
-    this.stopped = true;
     await this.queue;
     await this.o.guard?.stop();
     for (const s of [...this.slots].reverse()) await this.script(s, "stop", {}, this.scriptTimeout);

@@ -1,5 +1,5 @@
 /**
- * Reading `services_dir` (DESIGN.md, "Services"): one folder per service holding executable
+ * Reading `services_dir` (docs/services-and-masters.md): one folder per service holding executable
  * scripts `start`, `stop`, `status`, `promote`, `demote`, `failed` (any may be missing) and an
  * optional `priority` file (a number; lower starts and promotes first, stops and demotes
  * last). Read once at agent start; a problem is a {@link ServicesDirError} naming the file.

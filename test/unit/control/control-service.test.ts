@@ -268,11 +268,20 @@ test("electorsAdd refuses bad names and addresses, and gives up on a learner tha
   const s = setup();
   t.throws(() => s.e.electorsAdd({ name: "-x", address: "10.0.0.4:7000" }), {
     instanceOf: ControlError,
-    message: 'elector name "-x" must be a hostname-like name',
+    message:
+      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
   });
   t.throws(() => s.e.electorsAdd({ name: "d", address: "10.0.0.4" }), {
     instanceOf: ControlError,
-    message: 'elector address "10.0.0.4" must be host:port',
+    message: 'elector address: "10.0.0.4" has no port; write host:port, e.g. 10.0.0.1:7400',
+  });
+  t.throws(() => s.e.electorsAdd({ name: "d", address: "0.0.0.0:7000" }), {
+    instanceOf: ControlError,
+    message: "elector address: must be an address other nodes can reach",
+  });
+  t.throws(() => s.e.electorsAdd({ name: "x".repeat(70_000), address: "10.0.0.4:7000" }), {
+    instanceOf: ControlError,
+    message: /is not a valid elector name: .* at most 63 characters$/,
   });
   t.deepEqual(s.node.confChanges, []);
   s.node.commitEvent({ type: "leader-elected", member: null, service: null, details: { leader: "a" } });
@@ -451,7 +460,10 @@ test("gRPC: every proto method is served, and each kind of failure gets its stat
   const bad = await rpc.call("ElectorsAdd", { name: "-x", address: "h:1" });
   t.deepEqual(
     [bad.err?.code, bad.err?.details],
-    [grpc.status.INVALID_ARGUMENT, 'elector name "-x" must be a hostname-like name'],
+    [
+      grpc.status.INVALID_ARGUMENT,
+      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
+    ],
   );
   s.setRetryAnswer(() => {
     throw new HandlerRetryError("event 3 is not in the event log");
