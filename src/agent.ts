@@ -1,6 +1,6 @@
 /**
  * `conclave agent --config FILE`: run a node in its configured roles. An elector (see
- * elector.ts) holds the replicated state; a member (member-agent.ts) reports to the
+ * elector.ts) holds the replicated state; a member (member/start-member.ts) reports to the
  * electors. A node may be both. SIGTERM / SIGINT stop it gracefully: a member says goodbye
  * (member-left), an elector finishes the Ready in progress and closes its data dir.
  */

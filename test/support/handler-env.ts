@@ -19,3 +19,16 @@ export function memberDownEnv(overrides: Record<string, string> = {}): Record<st
     ...overrides,
   };
 }
+
+/** The input of `handlerEnvironment` for attempt 2 of handler dns on a member-down of web2. */
+export const SAMPLE_ENV_INPUT = {
+  event: { id: 42, type: "member-down" as const },
+  handler: "dns",
+  attempt: 2,
+  term: 7,
+  fence: { term: 7, index: 45 },
+  member: "web2",
+  memberAddress: "10.0.0.2:7400",
+  service: "pg",
+  cluster: "prod",
+};

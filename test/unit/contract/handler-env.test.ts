@@ -1,6 +1,6 @@
 /**
  * The handler environment of the contract (src/contract/handler-env.ts): the CONCLAVE_*
- * variables are exactly DESIGN.md's, spelled as it says, and numbers that would defeat fencing
+ * variables are exactly the contract's (docs/handler-contract.md), spelled as it says, and numbers that would defeat fencing
  * are refused. That the variables and the stdin document reach a real process is tested in
  * test/unit/process/process-run.test.ts.
  */
@@ -10,21 +10,10 @@ import {
   HandlerEnvironmentError,
   handlerEnvironment,
 } from "../../../src/contract/handler-env.ts";
+import { SAMPLE_ENV_INPUT } from "../../support/handler-env.ts";
 
-const SAMPLE_ENV = {
-  event: { id: 42, type: "member-down" as const },
-  handler: "dns",
-  attempt: 2,
-  term: 7,
-  fence: { term: 7, index: 45 },
-  member: "web2",
-  memberAddress: "10.0.0.2:7400",
-  service: "pg",
-  cluster: "prod",
-};
-
-test("handlerEnvironment sets exactly DESIGN.md's variables, empty strings for absent values", (t) => {
-  t.deepEqual(handlerEnvironment(SAMPLE_ENV), {
+test("handlerEnvironment sets exactly the contract's (docs/handler-contract.md) variables, empty strings for absent values", (t) => {
+  t.deepEqual(handlerEnvironment(SAMPLE_ENV_INPUT), {
     CONCLAVE_EVENT: "member-down",
     CONCLAVE_EVENT_ID: "42",
     CONCLAVE_TERM: "7",
@@ -52,13 +41,13 @@ test("handlerEnvironment sets exactly DESIGN.md's variables, empty strings for a
 });
 
 test("handlerEnvironment refuses numbers that would make a meaningless fence or attempt", (t) => {
-  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, attempt: 0 }), {
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV_INPUT, attempt: 0 }), {
     instanceOf: HandlerEnvironmentError,
   });
-  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, fence: { term: 1, index: 1.5 } }), {
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV_INPUT, fence: { term: 1, index: 1.5 } }), {
     instanceOf: HandlerEnvironmentError,
   });
-  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV, term: Number.NaN }), {
+  t.throws(() => handlerEnvironment({ ...SAMPLE_ENV_INPUT, term: Number.NaN }), {
     instanceOf: HandlerEnvironmentError,
   });
 });

@@ -1,6 +1,6 @@
 /**
  * One run of a process group (src/process/process-run.ts) with real processes through
- * /bin/sh, against DESIGN.md's "Handler contract": the CONCLAVE_* environment and the stdin
+ * /bin/sh, against the handler contract (docs/handler-contract.md): the CONCLAVE_* environment and the stdin
  * JSON reach the process; exit codes, timeouts and kill() give the right outcome and end the
  * whole process group (grandchildren included); hostile output (huge, binary) is truncated and
  * made safe; start failures are reported, never thrown. The seam itself is tested with a fake
@@ -20,6 +20,7 @@ import { runProcessGroup } from "../../../src/process/process-run.ts";
 import { RunOptionsError } from "../../../src/process/run-options.ts";
 import { describeOutcome, succeeded } from "../../../src/process/run-outcome.ts";
 import { SpawnError } from "../../../src/process/spawn-error.ts";
+import { SAMPLE_ENV_INPUT } from "../../support/handler-env.ts";
 import {
   assertSafeText,
   eventually,
@@ -31,18 +32,6 @@ import {
   shell,
   tempDir,
 } from "./helpers.ts";
-
-const SAMPLE_ENV = {
-  event: { id: 42, type: "member-down" as const },
-  handler: "dns",
-  attempt: 2,
-  term: 7,
-  fence: { term: 7, index: 45 },
-  member: "web2",
-  memberAddress: "10.0.0.2:7400",
-  service: "pg",
-  cluster: "prod",
-};
 
 // ---------------------------------------------------------------- environment and stdin
 
@@ -56,7 +45,7 @@ test("the CONCLAVE_* variables and the stdin JSON reach the handler, over the in
   const run = runProcessGroup({
     run: { kind: "argv", argv: [handler] },
     env: {
-      ...handlerEnvironment({ ...SAMPLE_ENV, cluster: null }),
+      ...handlerEnvironment({ ...SAMPLE_ENV_INPUT, cluster: null }),
       RECORD_DIR: dir,
     },
     // A stale value in the leader's environment must be replaced, not inherited.
@@ -77,7 +66,7 @@ test("the CONCLAVE_* variables and the stdin JSON reach the handler, over the in
       .filter((l) => l.includes("="))
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const),
   );
-  const expected = handlerEnvironment({ ...SAMPLE_ENV, cluster: null });
+  const expected = handlerEnvironment({ ...SAMPLE_ENV_INPUT, cluster: null });
   for (const name of HANDLER_ENV_NAMES) t.is(env.get(name), expected[name], name);
   t.is(env.get("CONCLAVE_CLUSTER"), "");
   t.is(env.get("INHERITED"), "yes");
