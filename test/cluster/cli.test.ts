@@ -1,6 +1,6 @@
 /**
  * The `conclave` executable as a user runs it: exit codes (0 success, 1 failure, 2 bad
- * usage), one-line errors, the `--json` shapes of DESIGN.md, the cluster token and mutual
+ * usage), one-line errors, the `--json` shapes of docs/cli.md, the cluster token and mutual
  * TLS refusing outsiders, a corrupt data dir refusing to start, and garbage on the gRPC
  * port leaving the node serving.
  */
@@ -54,7 +54,7 @@ test("a value over 64 KiB is refused with a message naming the limit", async (t)
   t.regex(r.stderr, /64 KiB/);
 });
 
-test("status --json has exactly the shape DESIGN.md gives", async (t) => {
+test("status --json has exactly the shape docs/cli.md gives", async (t) => {
   const r = await conclave(["status", "--json", ...client()]);
   t.is(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout);

@@ -31,7 +31,7 @@ test.serial("kill -9 of a member: exactly one handler run in the whole cluster",
     "record",
     `cat > ${log}.$CONCLAVE_EVENT_ID.stdin.json; echo "$CONCLAVE_EVENT_ID $CONCLAVE_EVENT $CONCLAVE_MEMBER $CONCLAVE_ATTEMPT $CONCLAVE_FENCE $CONCLAVE_MEMBER_ADDRESS $CONCLAVE_HANDLER $CONCLAVE_CLUSTER" >> ${log}`,
   );
-  // Every elector has the handler (any may lead), as DESIGN.md requires.
+  // Every elector has the handler (any may lead), as docs/handler-contract.md requires.
   c.setElectorExtra(`handlers:\n  - name: record\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n`);
   c.startAll();
   await c.waitForLeader();

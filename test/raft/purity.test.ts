@@ -1,5 +1,5 @@
 /**
- * raft/ stays pure (DESIGN.md's layout): no import of Node modules or I/O packages, no timers,
+ * raft/ stays pure (ARCHITECTURE.md's layering): no import of Node modules or I/O packages, no timers,
  * no clock, no Math.random. Time comes in as ticks and randomness from an injected generator,
  * which is what makes a seeded simulation replay exactly. Comments are stripped first, so a
  * comment that names what is forbidden does not count; code that uses it does.

@@ -34,7 +34,7 @@ export interface ProcNode {
 export interface ProcessClusterOptions {
   names: readonly string[];
   runtime?: AgentRuntime;
-  /** Raft tick and election timeout (defaults: DESIGN.md's 100 ms and 1000 ms). */
+  /** Raft tick and election timeout (defaults: the documented 100 ms and 1000 ms). */
   raftHeartbeat?: string;
   electionTimeout?: string;
   logLevel?: string;
@@ -47,7 +47,7 @@ export interface ProcessClusterOptions {
    * name; 127.0.0.1 when absent. E.g. 127.0.0.11 to give members distinct loopback addresses.
    */
   memberHosts?: Readonly<Record<string, string>>;
-  /** `timing.heartbeat` and `timing.member_timeout` (defaults: DESIGN.md's 250 ms and 1500 ms). */
+  /** `timing.heartbeat` and `timing.member_timeout` (defaults: the documented 250 ms and 1500 ms). */
   heartbeat?: string;
   memberTimeout?: string;
   /** YAML appended to every elector's config (e.g. a `handlers:` section). */
@@ -61,7 +61,7 @@ export interface ProcessClusterOptions {
   nodeFlags?: { readonly elector?: readonly string[]; readonly member?: readonly string[] };
   /** YAML appended to one node's config (elector or member), by name: e.g. its own `http:`. */
   nodeExtra?: Record<string, string>;
-  /** `timing.master_lease` (default: DESIGN.md's 3s). */
+  /** `timing.master_lease` (default: the documented 3s). */
   masterLease?: string;
   /**
    * The host each node (elector or member) listens on, by name; 127.0.0.1 when absent (with

@@ -1,7 +1,7 @@
 /**
  * The config loader (src/config/: load-config.ts with its schema and rules, check-schema.ts,
  * host-port.ts) and duration parsing (src/config/duration.ts) against the "Config
- * (conclave.yaml)" section of DESIGN.md: the full example loads with its values and defaults,
+ * (conclave.yaml)" reference, docs/config.md: the full example loads with its values and defaults,
  * and every kind of mistake is reported as one line naming the file and the key.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -27,8 +27,8 @@ import {
 
 const TOKEN = "s3cret-token-0123456789abcdef";
 
-/** The example of DESIGN.md, verbatim except for token_file (relative to the config file). */
-const DESIGN_EXAMPLE = `name: web1                          # unique node name
+/** The full example config of the reference (docs/config.md), except for token_file (relative to the config file). */
+const FULL_EXAMPLE = `name: web1                          # unique node name
 roles: [elector, member]
 listen: 0.0.0.0:7400                # gRPC: raft peers, member reports, control API
 advertise: 10.0.0.1:7400            # how others reach this node
@@ -118,8 +118,8 @@ function assertKey(t: ExecutionContext, err: ConfigError, key: string, problem?:
 
 // --- The full example ---------------------------------------------------------------------------
 
-test("the DESIGN.md example loads with its values, resolved paths and defaults", (t) => {
-  const file = configFile(t, DESIGN_EXAMPLE);
+test("the full example config loads with its values, resolved paths and defaults", (t) => {
+  const file = configFile(t, FULL_EXAMPLE);
   const dir = join(file, "..");
   const c = loadConfig(file);
   t.is(c.file, file);
@@ -376,7 +376,7 @@ test("tls needs ca, cert and key together, and the files must exist", (t) => {
   assertKey(t, missing, "cluster.tls.cert", /gone\.pem: no such file/);
 });
 
-test("election_timeout below 3 × raft_heartbeat is reported as DESIGN.md shows", (t) => {
+test("election_timeout below 3 × raft_heartbeat is reported as docs/config.md shows", (t) => {
   const file = configFile(t, `${MINIMAL}timing:\n  raft_heartbeat: 100ms\n  election_timeout: 200ms\n`);
   const err = t.throws(() => loadConfig(file), { instanceOf: ConfigError })!;
   t.is(

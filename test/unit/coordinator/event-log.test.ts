@@ -1,7 +1,7 @@
 /**
  * The event log section (src/coordinator/event-log.ts, event-chain.ts, event-fields.ts,
  * event-log-snapshot.ts; src/contract/events.ts, canonical-json.ts) against the "Events" section
- * of DESIGN.md: canonical JSON and the exact hash definition, the chain and what
+ * of docs/events.md: canonical JSON and the exact hash definition, the chain and what
  * `conclave audit verify` reports for altered, removed and reordered events, retention with an
  * anchor, snapshots, apply-order and field validation, and determinism across electors.
  */

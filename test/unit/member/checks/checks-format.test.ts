@@ -1,5 +1,5 @@
 /**
- * Check files: gossipcheck's JSON converted to DESIGN.md's definitions (path/check mapped per
+ * Check files: gossipcheck's JSON converted to the definitions of docs/checks.md (path/check mapped per
  * type), errors that name the check (`checks[i] (NAME).field`, `NAME.check`), and
  * readChecksFile on the three accepted file shapes.
  */
@@ -27,7 +27,7 @@ test("isGossipcheckFormat: a non-empty mapping of names to objects with a type",
   t.false(isGossipcheckFormat({ checks: [] }), "a checks: mapping");
   t.false(
     isGossipcheckFormat({ checks: { type: "tcp" } }),
-    "a check named checks is still the DESIGN.md form",
+    "a check named checks is still the docs/checks.md form",
   );
   t.false(isGossipcheckFormat({}), "empty");
   t.false(isGossipcheckFormat({ a: { type: "tcp" }, b: { path: "/x" } }), "one without a type");
