@@ -7,7 +7,15 @@
 import { EVENT_TYPES } from "../contract/events.ts";
 import { checkSchema } from "./check-schema.ts";
 import { describe } from "./config-error.ts";
-import { DEFAULT_TIMING, HANDLER_DEFAULTS, type HandlerConfig, ROLES, type Run } from "./node-config.ts";
+import {
+  DEFAULT_TIMING,
+  HANDLER_DEFAULTS,
+  HANDLER_MODES,
+  type HandlerConfig,
+  MAX_HANDLER_CONCURRENCY,
+  ROLES,
+  type Run,
+} from "./node-config.ts";
 import { commandSchema, durationSchema, hostPortSchema, nameSchema, nonEmpty } from "./schema-fields.ts";
 import { z } from "./zod.ts";
 
@@ -50,6 +58,18 @@ const handlerSchema = z
     run: commandSchema(true),
     timeout: durationSchema(HANDLER_DEFAULTS.timeoutMs),
     retries: z.int().min(0).default(HANDLER_DEFAULTS.retries),
+    concurrency: z.int().min(1).max(MAX_HANDLER_CONCURRENCY).optional(),
+    mode: z.enum(HANDLER_MODES).default(HANDLER_DEFAULTS.mode),
+  })
+  .superRefine((h, ctx) => {
+    if (h.mode === "latest" && h.concurrency !== undefined && h.concurrency !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["concurrency"],
+        input: h.concurrency,
+        message: `must be 1 with mode: latest (one run covers every waiting event), got ${h.concurrency}`,
+      });
+    }
   })
   .transform((h): HandlerConfig => ({
     name: h.name,
@@ -57,6 +77,8 @@ const handlerSchema = z
     run: h.run as Run,
     timeoutMs: h.timeout,
     retries: h.retries,
+    concurrency: h.concurrency ?? HANDLER_DEFAULTS.concurrency,
+    mode: h.mode,
   }));
 
 /** The whole file. */

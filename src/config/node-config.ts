@@ -27,7 +27,19 @@ export const DEFAULT_TIMING: TimingConfig = {
 };
 
 /** Defaults of a handler's optional fields. */
-export const HANDLER_DEFAULTS = { timeoutMs: 30_000, retries: 3 } as const;
+export const HANDLER_DEFAULTS = { timeoutMs: 30_000, retries: 3, concurrency: 1, mode: "each" } as const;
+
+/** The most runs of one handler at once (`concurrency`). */
+export const MAX_HANDLER_CONCURRENCY = 64;
+
+/**
+ * How a handler's waiting events become runs: `each`, one run per event; `latest`, one run for
+ * every event waiting, with the newest committed view (a reconciler).
+ */
+export const HANDLER_MODES = ["each", "latest"] as const;
+
+/** One of {@link HANDLER_MODES}. */
+export type HandlerMode = (typeof HANDLER_MODES)[number];
 
 /** Defaults of a check's optional fields (`status` is the http check's expected status). */
 export const CHECK_DEFAULTS = { intervalMs: 2000, timeoutMs: 2000, fall: 2, rise: 2, status: 200 } as const;
@@ -103,6 +115,10 @@ export interface HandlerConfig {
   readonly timeoutMs: number;
   /** Retries after a failed run (so at most retries + 1 runs), then handler-failed. */
   readonly retries: number;
+  /** At most this many runs at once, started in commit order (1 for `mode: latest`). */
+  readonly concurrency: number;
+  /** `mode`: one run per event, or one run for all the events waiting. */
+  readonly mode: HandlerMode;
 }
 
 /** Fields every check has. */

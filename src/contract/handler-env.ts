@@ -24,6 +24,8 @@ export const HANDLER_ENV_NAMES = [
   "CONCLAVE_MEMBER_ADDRESS",
   "CONCLAVE_SERVICE",
   "CONCLAVE_CLUSTER",
+  "CONCLAVE_COVERS",
+  "CONCLAVE_DRY_RUN",
 ] as const;
 
 /** One of {@link HANDLER_ENV_NAMES}. */
@@ -56,6 +58,14 @@ export interface HandlerEnvironmentInput {
   readonly service?: string | null | undefined;
   /** The cluster's name or identity, if any. */
   readonly cluster?: string | null | undefined;
+  /**
+   * The ids of every event this run handles, in commit order, ending with `event.id`: just that
+   * one for a `mode: each` handler, all the events that waited for a `mode: latest` run.
+   * `[event.id]` when absent.
+   */
+  readonly covers?: readonly number[] | undefined;
+  /** `conclave handlers test`: nothing the run does is recorded (`CONCLAVE_DRY_RUN=1`). */
+  readonly dryRun?: boolean | undefined;
 }
 
 /**
@@ -94,6 +104,10 @@ export function handlerEnvironment(input: HandlerEnvironmentInput): HandlerEnvir
     CONCLAVE_MEMBER_ADDRESS: input.memberAddress ?? "",
     CONCLAVE_SERVICE: input.service ?? "",
     CONCLAVE_CLUSTER: input.cluster ?? "",
+    CONCLAVE_COVERS: (input.covers ?? [input.event.id])
+      .map((id) => count("covered event id", id, 0))
+      .join(","),
+    CONCLAVE_DRY_RUN: input.dryRun ? "1" : "",
   };
 }
 
@@ -107,8 +121,10 @@ export function handlerEnvironment(input: HandlerEnvironmentInput): HandlerEnvir
  * contract/member-view.ts.
  */
 export interface HandlerStdin {
-  /** The committed event the handler runs for. */
+  /** The committed event the handler runs for (the newest it covers). */
   readonly event: Event;
+  /** The ids of every event the run handles, as `CONCLAVE_COVERS` lists them. */
+  readonly covers: readonly number[];
   /** Every member the committed state knows, in its order. */
   readonly members: readonly MemberView[];
 }

@@ -3,6 +3,10 @@
  * (event, handler) pair, the latest attempt started and whether it has a final outcome.
  * The leader's handler runner reads it to decide what to run; every elector holds the same.
  *
+ * A `mode: latest` run handles several events at once: its handler-started and its outcome
+ * list them in `covers` (ending with `event`), and each covered pair is folded the same way,
+ * so every covered event has exactly one recorded run.
+ *
  * Invariants: a pair's `attempt` never decreases; an outcome is recorded only for the latest
  * started attempt; a final outcome stays final unless an explicit retry (`details.retry`)
  * starts a later attempt.
@@ -30,6 +34,15 @@ export function runKey(eventId: number, handler: string): string {
   return `${eventId}/${handler}`;
 }
 
+/**
+ * The events a handler-* entry is about: its `covers` list when that is a list of event ids
+ * that includes `eventId`, otherwise `eventId` alone.
+ */
+export function coveredIds(covers: unknown, eventId: number): readonly number[] {
+  if (!Array.isArray(covers) || !covers.includes(eventId)) return [eventId];
+  return covers.every((c) => Number.isSafeInteger(c) && c >= 0) ? (covers as number[]) : [eventId];
+}
+
 /** The handler-runs section of the state machine. */
 export class HandlerRunsState {
   private readonly runs = new Map<string, HandlerRunRecord>();
@@ -41,17 +54,26 @@ export class HandlerRunsState {
     const handler = e.details.handler;
     const attempt = e.details.attempt;
     if (typeof eventId !== "number" || typeof handler !== "string" || typeof attempt !== "number") return;
-    const key = runKey(eventId, handler);
-    const old = this.runs.get(key);
-    if (e.type === "handler-started") {
-      // A final outcome is reopened only by an explicit retry (`conclave handlers retry`).
-      if (old && old.attempt >= attempt) return;
-      if (old && old.outcome !== null && e.details.retry !== true) return;
-      this.runs.set(key, { eventId, handler, attempt, startedId: e.id, startedTerm: e.term, outcome: null });
-      return;
+    for (const id of coveredIds(e.details.covers, eventId)) {
+      const key = runKey(id, handler);
+      const old = this.runs.get(key);
+      if (e.type === "handler-started") {
+        // A final outcome is reopened only by an explicit retry (`conclave handlers retry`).
+        if (old && old.attempt >= attempt) continue;
+        if (old && old.outcome !== null && e.details.retry !== true) continue;
+        this.runs.set(key, {
+          eventId: id,
+          handler,
+          attempt,
+          startedId: e.id,
+          startedTerm: e.term,
+          outcome: null,
+        });
+        continue;
+      }
+      if (!old || old.attempt !== attempt || old.outcome !== null) continue;
+      this.runs.set(key, { ...old, outcome: e.type === "handler-succeeded" ? "succeeded" : "failed" });
     }
-    if (!old || old.attempt !== attempt || old.outcome !== null) return;
-    this.runs.set(key, { ...old, outcome: e.type === "handler-succeeded" ? "succeeded" : "failed" });
   }
 
   /** The run of `handler` for event `eventId`, if any attempt was recorded. */

@@ -16,6 +16,7 @@ import {
   type Entry,
   type Message,
   type NodeId,
+  NotLeaderError,
   type RaftStatus,
   RawNode,
   type ReadState,
@@ -26,6 +27,7 @@ import type { LogStore } from "../storage/log-store.ts";
 import type { PeerTransport, PeerTransportEvents } from "../transport/peer-transport.ts";
 import type { ApplyOutcome, CoordinatorState } from "../coordinator/state-machine.ts";
 import { NodeStoppedError, ProposalDroppedError, RequestTimeoutError } from "./node-errors.ts";
+import { observeApply, observeCommit, secondsBetween } from "../status/latency.ts";
 
 /** Timer seam, so tests can drive time by hand. */
 export interface Ticker {
@@ -67,10 +69,27 @@ export interface ElectorNodeOptions {
   /** Called when persisting fails: the node cannot continue safely (its memory is ahead of disk). */
   onFatal: (error: Error) => void;
   ticker?: Ticker;
+  /** Monotonic milliseconds (when peers were last heard from, latencies); performance.now when absent. */
+  now?: () => number;
+}
+
+/**
+ * What this node knows of its peers' liveness (the status' `reachable`, control-node.ts):
+ * durations on its monotonic clock, so the reader needs no clock of its own.
+ */
+export interface PeerContact {
+  /** Milliseconds since a message from each peer last arrived; a peer never heard from is absent. */
+  readonly sinceHeardMs: ReadonlyMap<NodeId, number>;
+  /** Milliseconds since this node became the leader; null when it does not lead. */
+  readonly leadingForMs: number | null;
+  /** The election timeout in milliseconds. */
+  readonly electionTimeoutMs: number;
 }
 
 interface ProposalWaiter {
   term: number;
+  /** When it was proposed (the `now` clock), for the commit latency. */
+  proposedAt: number;
   resolve: (o: ApplyOutcome) => void;
   reject: (e: Error) => void;
 }
@@ -101,9 +120,15 @@ export class ElectorNode {
   private readonly snapshotEntries: number;
   private readonly leaderListeners = new Set<(leader: NodeId | null, term: number) => void>();
   private readonly applyListeners = new Set<(entry: Entry, outcome: ApplyOutcome) => void>();
+  private readonly now: () => number;
+  /** When a message from each peer last arrived (the `now` clock). */
+  private readonly heardAt = new Map<NodeId, number>();
+  /** When this node last became the leader (the `now` clock); null while it does not lead. */
+  private leadingSince: number | null = null;
 
   constructor(private readonly o: ElectorNodeOptions) {
     this.id = o.id;
+    this.now = o.now ?? (() => performance.now());
     this.snapshotEntries = o.snapshotEntries ?? 10_000;
     const snap = o.store.snapshot();
     o.state.restore(snap.meta.index, snap.data);
@@ -191,6 +216,23 @@ export class ElectorNode {
     return this.raw.status();
   }
 
+  /**
+   * When this node last heard from each peer (any Raft message it received from it), and
+   * how long it has led: what its status may say about who is reachable.
+   */
+  peerContact(): PeerContact {
+    const now = this.now();
+    const sinceHeardMs = new Map<NodeId, number>();
+    for (const [id, at] of this.heardAt) sinceHeardMs.set(id, now - at);
+    const leading = this.raw.status().role === "leader";
+    return {
+      sinceHeardMs,
+      // Leading, but the Ready that says so not handled yet: it has just begun.
+      leadingForMs: leading ? now - (this.leadingSince ?? now) : null,
+      electionTimeoutMs: this.o.tickMs * this.o.electionTicks,
+    };
+  }
+
   /** The leader this node knows of. */
   leader(): NodeId | null {
     return this.raw.status().leader;
@@ -239,7 +281,7 @@ export class ElectorNode {
 
   private waitForIndex(index: number, term: number): Promise<ApplyOutcome> {
     const p = new Promise<ApplyOutcome>((resolve, reject) =>
-      this.proposals.set(index, { term, resolve, reject }),
+      this.proposals.set(index, { term, proposedAt: this.now(), resolve, reject }),
     );
     this.schedule();
     return p;
@@ -266,8 +308,27 @@ export class ElectorNode {
     return p;
   }
 
+  /**
+   * Ask a quorum to confirm that this node still leads (a ReadIndex round): resolves with the
+   * time (performance.now) at which it was asked, once a quorum has acknowledged, in this
+   * node's current term, a heartbeat sent after that time. So no other leader was elected
+   * before that time: the handler leases count from it (contract/handler-lease.ts).
+   * @throws NotLeaderError when this node does not lead, or leads in another term by then;
+   *   RequestTimeoutError after `timeoutMs`.
+   */
+  async confirmLeadership(timeoutMs: number): Promise<number> {
+    const before = this.raw.status();
+    if (before.role !== "leader") throw new NotLeaderError(before.leader);
+    const askedAt = performance.now();
+    await this.linearizableBarrier(timeoutMs);
+    const after = this.raw.status();
+    if (after.role !== "leader" || after.term !== before.term) throw new NotLeaderError(after.leader);
+    return askedAt;
+  }
+
   private onMessage(m: Message): void {
     if (this.stopped) return;
+    this.heardAt.set(m.from, this.now());
     try {
       this.raw.step(m);
     } catch (e) {
@@ -366,7 +427,10 @@ export class ElectorNode {
   }
 
   private applyEntry(e: Entry): boolean {
+    const applyStart = this.now();
     const outcome = this.o.state.apply(e);
+    const applied = this.now();
+    observeApply(secondsBetween(applyStart, applied));
     if (outcome.kind === "rejected") {
       this.o.logger.error(
         { index: e.index, reason: outcome.reason },
@@ -383,8 +447,10 @@ export class ElectorNode {
     const w = this.proposals.get(e.index);
     if (w) {
       this.proposals.delete(e.index);
-      if (w.term === e.term) w.resolve(outcome);
-      else w.reject(new ProposalDroppedError(e.index));
+      if (w.term === e.term) {
+        observeCommit(secondsBetween(w.proposedAt, applied));
+        w.resolve(outcome);
+      } else w.reject(new ProposalDroppedError(e.index));
     }
     this.releaseReads();
     return outcome.kind === "conf";
@@ -413,6 +479,7 @@ export class ElectorNode {
     const s = this.raw.status();
     if (s.leader !== this.lastLeader) {
       this.lastLeader = s.leader;
+      this.leadingSince = s.leader === this.id ? this.now() : null;
       this.o.logger.info({ leader: s.leader, term: s.term, role: s.role }, "leader changed");
       for (const l of this.leaderListeners) l(s.leader, s.term);
       this.reissueReads();

@@ -26,7 +26,7 @@ import { registerMemberService } from "./member-service.ts";
 import { MasterKeeper } from "./leader/master-keeper.ts";
 import { MemberTracker } from "./leader/member-tracker.ts";
 import { memberView } from "../coordinator/member-view.ts";
-import { type ElectorSnapshot, RECENT_EVENTS } from "../status/node-view.ts";
+import { type ElectorSnapshot, RECENT_EVENTS, statusView } from "../status/node-view.ts";
 import { CoordinatorState } from "../coordinator/state-machine.ts";
 
 /** Cluster name sent with every peer message (a later config key may set it). */
@@ -143,6 +143,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     handlers: config.handlers,
     state,
     electionTimeoutMs: config.timing.electionTimeoutMs,
+    confirmLeadership: () => node.confirmLeadership(config.timing.electionTimeoutMs),
     logger,
     propose: commitEvent,
   });
@@ -239,7 +240,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     node,
     async view() {
       return {
-        status: await control.status({ local: true }),
+        status: statusView(await control.status({ local: true })),
         members: state.members.list().map((m) => memberView(m, state.masters)),
         events: state.events.tail(RECENT_EVENTS),
         eventCounts: { ...eventCounts },

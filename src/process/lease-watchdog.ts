@@ -1,14 +1,61 @@
 /**
- * The agent's side of the master lease watchdog (`bin/conclave-lease-watchdog`): a separate
- * small process in its own process group that runs `demote` for the agent's masters when the
- * agent stops renewing (a pause, a hang, or `kill -9`). See master-lease.ts for the timing.
+ * Our side of the lease watchdog (`bin/conclave-lease-watchdog`), the one mechanism that ends
+ * what must not outlive a lease when its holder stops renewing it (a pause, a hang, a lost
+ * quorum, or `kill -9`). Two uses:
  *
- * The agent renews after every acknowledgement that keeps it master, with the time left until
- * the watchdog must act; when it has no masters it says `idle`; on a clean stop it says `exit`.
+ * - **Masters** ({@link LeaseWatchdog}, on the member agent): a separate small process in its own
+ *   process group that runs `demote` for the agent's masters. The agent renews after every
+ *   acknowledgement that keeps it master, with the time left until the watchdog must act; when
+ *   it has no masters it says `idle`; on a clean stop it says `exit`. Timing: master-lease.ts.
+ * - **Handler runs** ({@link leaseGuardedRun}, on the leader): the run starts as the watchdog's
+ *   `--run` mode, which starts a watcher in the run's own process group and then execs the
+ *   handler. The leader writes {@link renewalLine}s to the run's control pipe (fd 3); when the
+ *   deadline passes, or the pipe ends, the watcher kills the whole group. Waiting costs one
+ *   blocked `read`, no fork. Timing: handler-lease.ts.
+ *
+ * Handler deadlines are absolute times on the boot clock ({@link bootClockCs}), so a watcher
+ * that is itself slow to read a renewal can never stretch a lease.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import type { Run } from "../config/node-config.ts";
 import { packagePath } from "../package-path.ts";
+
+/**
+ * The boot clock (Linux CLOCK_BOOTTIME, the first field of /proc/uptime) in centiseconds: the
+ * clock the watchdog reads without forking. It never jumps (wall-clock changes do not touch it).
+ */
+export function bootClockCs(): number {
+  const [seconds] = readFileSync("/proc/uptime", "latin1").split(" ");
+  return Math.floor(Number(seconds) * 100);
+}
+
+/**
+ * The boot-clock deadline `msFromNow` milliseconds from now, rounded down (a lease may end a
+ * little early, never late).
+ */
+export function bootDeadlineCs(msFromNow: number): number {
+  return bootClockCs() + Math.floor(msFromNow / 10);
+}
+
+/**
+ * `run` started under the watchdog's `--run` mode with a first deadline of `deadlineCs` (boot
+ * clock): the program execs in place (same pid, exit status and stdio), watched from fd 3.
+ * Start it with a control pipe (`controlPipe: true`) and renew with {@link renewalLine}.
+ */
+export function leaseGuardedRun(run: Run, deadlineCs: number): Run {
+  const argv = run.kind === "argv" ? [...run.argv] : ["/bin/sh", "-c", run.command];
+  return { kind: "argv", argv: ["bash", watchdogScriptPath(), "--run", String(deadlineCs), ...argv] };
+}
+
+/** The exit status of a guarded run whose lease had ended before the program could start. */
+export const LEASE_EXPIRED_EXIT = 75;
+
+/** The control-pipe line that moves a guarded run's deadline to `deadlineCs` (never earlier). */
+export function renewalLine(deadlineCs: number): string {
+  return `renew ${deadlineCs}`;
+}
 
 /** What the watchdog reports after running a demote. */
 export interface WatchdogDemotion {

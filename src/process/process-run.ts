@@ -64,6 +64,11 @@ export interface ProcessRun {
    * @throws RunOptionsError for a grace that is negative or too long (a caller's bug).
    */
   kill(reason: string, options?: KillOptions): void;
+  /**
+   * Write one line to the process's control pipe (fd 3), if it has one and the run has not
+   * settled. Never throws and never blocks: a pipe the process closed is ignored.
+   */
+  control(line: string): void;
 }
 
 /**
@@ -128,6 +133,7 @@ class GroupRun implements ProcessRun {
       });
     }
     child.stdin?.on("error", () => {});
+    child.control?.on("error", () => {});
     child.stdin?.end(options.stdin);
 
     this.arm("timeout", options.timeoutMs, () => this.onTimeout());
@@ -139,6 +145,12 @@ class GroupRun implements ProcessRun {
     checkDurationMs("graceMs", graceMs, 0);
     this.setCause({ kind: "killed", reason });
     this.terminate(graceMs);
+  }
+
+  control(line: string): void {
+    if (this.phase.name === "settled") return;
+    const pipe = this.child?.control;
+    if (pipe && !pipe.destroyed && pipe.writable) pipe.write(`${line}\n`);
   }
 
   private elapsed(): number {
@@ -276,6 +288,8 @@ class GroupRun implements ProcessRun {
     if (this.phase.name === "settled") return;
     this.phase = { name: "settled", outcome };
     this.timers.disarmAll();
+    // The control pipe's end tells a lease watcher that nobody renews any more.
+    this.child?.control?.destroy();
     if (outcome.kind === "spawn-failed") {
       this.child?.stdin?.destroy();
       this.child?.stdout?.destroy();

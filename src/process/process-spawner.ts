@@ -21,6 +21,11 @@ export interface SpawnRequest {
   readonly env: Readonly<Record<string, string>>;
   /** Working directory, or undefined for this process's own. */
   readonly cwd: string | undefined;
+  /**
+   * Whether the process gets a fourth pipe, on its fd 3, that this process writes to: the
+   * renewals of a run's lease (lease-watchdog.ts). Its end is also the news that we are gone.
+   */
+  readonly controlPipe?: boolean | undefined;
 }
 
 /**
@@ -41,6 +46,8 @@ export interface SpawnedProcess {
   readonly stdout: Readable | null;
   /** The process's standard error. */
   readonly stderr: Readable | null;
+  /** Its fd 3 when the request asked for a control pipe; null or absent otherwise. */
+  readonly control?: Writable | null;
   /** See the interface's description. */
   on(event: "spawn", listener: () => void): unknown;
   /** See the interface's description. */
@@ -97,7 +104,7 @@ export const nodeProcessSpawner: ProcessSpawner = {
       cwd: request.cwd,
       env: { ...request.env },
       detached: true,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: request.controlPipe ? ["pipe", "pipe", "pipe", "pipe"] : ["pipe", "pipe", "pipe"],
       windowsHide: true,
     });
     const pid = child.pid;
@@ -114,6 +121,7 @@ export const nodeProcessSpawner: ProcessSpawner = {
       stdin: child.stdin,
       stdout: child.stdout,
       stderr: child.stderr,
+      control: request.controlPipe ? ((child.stdio[3] as Writable | null | undefined) ?? null) : null,
       on(event: string, listener: (...args: never[]) => void) {
         // The interface's overloads name each event's arguments; ChildProcess emits exactly those.
         child.on(event, listener as (...args: unknown[]) => void);

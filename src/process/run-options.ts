@@ -51,6 +51,8 @@ export interface RunOptions {
   readonly killGraceMs?: number | undefined;
   /** A monotonic clock in milliseconds; `performance.now()` when absent. */
   readonly now?: (() => number) | undefined;
+  /** Give the process a control pipe on fd 3 ({@link ProcessRun.control}). */
+  readonly controlPipe?: boolean | undefined;
 }
 
 /** Options of `ProcessRun.kill`. */
@@ -82,13 +84,14 @@ export function spawnRequestFor(options: RunOptions): SpawnRequest {
     if (v !== undefined) env[k] = v;
   }
   Object.assign(env, options.env);
+  const pipe = options.controlPipe ? { controlPipe: true } : {};
   const { run } = options;
   if (run.kind === "shell") {
-    return { file: SHELL, args: ["-c", run.command], env, cwd: options.cwd };
+    return { file: SHELL, args: ["-c", run.command], env, cwd: options.cwd, ...pipe };
   }
   const [file, ...args] = run.argv;
   if (file === undefined || file === "") {
     throw new RunOptionsError("run.argv must not be empty");
   }
-  return { file, args, env, cwd: options.cwd };
+  return { file, args, env, cwd: options.cwd, ...pipe };
 }

@@ -1,55 +1,81 @@
 /**
  * One handler attempt as the leader starts it, and its outcome as the log records it.
  *
- * {@link startHandlerAttempt} turns a committed `handler-started` entry into a running process:
- * the handler environment (CONCLAVE_FENCE is the term:index of that entry, so anything the
- * handler writes elsewhere can be fenced by it), the standard input (the event and the
- * committed member view), and a guard shell that kills the handler's process group if the
- * leader process dies. {@link outcomeDetails} is what `handler-succeeded` / `handler-failed`
+ * {@link handlerInvocation} is exactly what a handler gets for a committed event: the handler
+ * environment (CONCLAVE_FENCE is the term:index of the attempt's handler-started entry, so
+ * anything the handler writes elsewhere can be fenced by it) and the standard input (the newest
+ * covered event, the ids it covers and the committed member view). `conclave handlers test`
+ * builds the same. {@link startHandlerAttempt} runs it under the lease watchdog
+ * (process/lease-watchdog.ts): the run's whole process group is killed when the leader stops
+ * renewing its lease. {@link outcomeDetails} is what `handler-succeeded` / `handler-failed`
  * (and a retry's `previous`) carry: exit code, duration and the tail of the output.
  */
-import type { HandlerConfig, Run } from "../../config/node-config.ts";
+import type { HandlerConfig } from "../../config/node-config.ts";
 import type { JsonObject } from "../../contract/canonical-json.ts";
 import type { Event } from "../../contract/events.ts";
+import {
+  type HandlerEnvironment,
+  handlerEnvironment,
+  type HandlerStdin,
+} from "../../contract/handler-env.ts";
 import { memberView } from "../../coordinator/member-view.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
-import { handlerEnvironment } from "../../contract/handler-env.ts";
+import { leaseGuardedRun } from "../../process/lease-watchdog.ts";
 import { type ProcessRun, runProcessGroup } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
 
-/**
- * Runs the handler as a child of a small shell that watches the leader process: if the
- * leader dies (even by SIGKILL, which leaves no chance to clean up), the guard kills the
- * handler's whole process group within about 100 ms. `$1` is the leader's pid, the rest is
- * the handler's argv. Standard input is passed through explicitly (a background job would
- * otherwise read /dev/null).
- */
-const GUARD = [
-  'leader=$1; shift; exec 3<&0; "$@" 0<&3 3<&- & child=$!; exec 3<&-',
-  'while kill -0 "$child" 2>/dev/null; do',
-  '  if ! kill -0 "$leader" 2>/dev/null; then kill -KILL 0; fi',
-  "  sleep 0.1",
-  "done",
-  'wait "$child"',
-].join("\n");
+/** What {@link handlerInvocation} needs. */
+export interface HandlerInvocationInput {
+  /** The newest event the run handles (`CONCLAVE_EVENT_ID`, `event` on stdin). */
+  readonly event: Event;
+  /** Every event id the run handles, in commit order, ending with `event.id`. */
+  readonly covers: readonly number[];
+  /** The handler's name. */
+  readonly handler: string;
+  /** The attempt number (1 for the first run), `CONCLAVE_ATTEMPT`. */
+  readonly attempt: number;
+  /** The term and log index of the attempt's handler-started entry: the fence. */
+  readonly fence: { readonly term: number; readonly index: number };
+  /** The committed state, for the member's address and the member view on stdin. */
+  readonly state: Pick<CoordinatorState, "members" | "masters">;
+  /** `CONCLAVE_CLUSTER`. */
+  readonly cluster: string;
+  /** A dry run (`conclave handlers test`): `CONCLAVE_DRY_RUN=1`. */
+  readonly dryRun?: boolean | undefined;
+}
 
-/** The `$0` of the guard shell, so `ps` shows what it is. */
-export const GUARD_NAME = "conclave-handler-guard";
-
-/** `run` wrapped in the guard that watches process `leaderPid`. */
-export function guarded(run: Run, leaderPid: number): Run {
-  const argv = run.kind === "argv" ? [...run.argv] : ["/bin/sh", "-c", run.command];
-  return {
-    kind: "argv",
-    argv: ["/bin/sh", "-c", GUARD, GUARD_NAME, String(leaderPid), ...argv],
+/** The environment and the standard input of one run (docs/handler-contract.md). */
+export function handlerInvocation(o: HandlerInvocationInput): { env: HandlerEnvironment; stdin: string } {
+  const { event: e, state } = o;
+  const member = e.member ? state.members.get(e.member) : undefined;
+  const env = handlerEnvironment({
+    event: { id: e.id, type: e.type },
+    handler: o.handler,
+    attempt: o.attempt,
+    term: o.fence.term,
+    fence: o.fence,
+    ...(e.member ? { member: e.member } : {}),
+    ...(member?.address ? { memberAddress: member.address } : {}),
+    ...(e.service ? { service: e.service } : {}),
+    cluster: o.cluster,
+    covers: o.covers,
+    dryRun: o.dryRun,
+  });
+  const doc: HandlerStdin = {
+    event: e,
+    covers: o.covers,
+    members: state.members.list().map((m) => memberView(m, state.masters)),
   };
+  return { env, stdin: JSON.stringify(doc) };
 }
 
 /** Options of {@link startHandlerAttempt}. */
 export interface HandlerAttemptStart {
-  /** The event the handler runs for. */
+  /** The newest event the run handles. */
   readonly event: Event;
+  /** Every event id the run handles, in commit order, ending with `event.id`. */
+  readonly covers: readonly number[];
   /** The configured handler to run. */
   readonly handler: HandlerConfig;
   /** The attempt number (1 for the first run of the pair), `CONCLAVE_ATTEMPT`. */
@@ -60,35 +86,30 @@ export interface HandlerAttemptStart {
   readonly state: Pick<CoordinatorState, "members" | "masters">;
   /** `CONCLAVE_CLUSTER`. */
   readonly cluster: string;
-  /** The process the guard watches (the leader's own). */
-  readonly leaderPid: number;
+  /** The run's first lease deadline, on the boot clock (centiseconds). */
+  readonly deadlineCs: number;
   /** How processes are started (the real spawner when absent). */
   readonly spawner?: ProcessSpawner | undefined;
   /** Monotonic clock for the attempt's duration (performance.now when absent). */
   readonly now?: (() => number) | undefined;
 }
 
-/** Start one attempt: guarded, with the handler environment and the stdin document. */
+/** Start one attempt under the lease watchdog, with the handler environment and stdin. */
 export function startHandlerAttempt(o: HandlerAttemptStart): ProcessRun {
-  const { event: e, state } = o;
-  const member = e.member ? state.members.get(e.member) : undefined;
+  const { env, stdin } = handlerInvocation({
+    event: o.event,
+    covers: o.covers,
+    handler: o.handler.name,
+    attempt: o.attempt,
+    fence: { term: o.started.term, index: o.started.id },
+    state: o.state,
+    cluster: o.cluster,
+  });
   return runProcessGroup({
-    run: guarded(o.handler.run, o.leaderPid),
-    env: handlerEnvironment({
-      event: { id: e.id, type: e.type },
-      handler: o.handler.name,
-      attempt: o.attempt,
-      term: o.started.term,
-      fence: { term: o.started.term, index: o.started.id },
-      ...(e.member ? { member: e.member } : {}),
-      ...(member?.address ? { memberAddress: member.address } : {}),
-      ...(e.service ? { service: e.service } : {}),
-      cluster: o.cluster,
-    }),
-    stdin: JSON.stringify({
-      event: e,
-      members: state.members.list().map((m) => memberView(m, state.masters)),
-    }),
+    run: leaseGuardedRun(o.handler.run, o.deadlineCs),
+    controlPipe: true,
+    env,
+    stdin,
     timeoutMs: o.handler.timeoutMs,
     ...(o.spawner ? { spawner: o.spawner } : {}),
     ...(o.now ? { now: o.now } : {}),

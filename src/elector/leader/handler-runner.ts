@@ -2,35 +2,43 @@
  * Exactly-once handlers, on the leader (docs/handler-contract.md).
  *
  * For each committed event and each configured handler subscribed to its type, the leader:
- *  1. commits `handler-started` (event, handler, attempt) — only then spawns the handler,
- *     with CONCLAVE_FENCE = term:index of that handler-started entry;
- *  2. on exit 0 commits `handler-succeeded`; on failure or timeout retries with backoff
- *     (each retry is a new committed handler-started), then commits `handler-failed`;
- *     outcomes carry exit code, duration and the last 4 KiB of output.
- * A leader that loses leadership kills its running handlers at once and records nothing
- * more. A new leader that finds an attempt started without an outcome does not know what
- * happened: it waits until the old leader must have stepped down (two election timeouts
- * after taking over, plus the kill grace) and runs attempt + 1 with the same event id.
+ *  1. queues the event in the handler's lane (handler-lane.ts), in commit order; runs of one
+ *     handler start in that order, at most `concurrency` at once, and a `mode: latest` run
+ *     covers every event waiting for it;
+ *  2. commits `handler-started` (event, handler, attempt, and `covers` for `mode: latest`) —
+ *     only then spawns the handler, with CONCLAVE_FENCE = term:index of that entry;
+ *  3. on exit 0 commits `handler-succeeded`; on failure or timeout retries with backoff
+ *     (each retry is a new committed handler-started, and keeps the batch's slot), then
+ *     commits `handler-failed`; outcomes carry exit code, duration and the last 4 KiB of output.
  *
- * Two runs of one pair never overlap: the old leader kills its handler when it steps down
- * (check-quorum: within one election timeout) or when its process dies (the guard in
- * handler-attempt.ts), both before the new leader's wait ends.
+ * Runs never overlap, even when this leader is paused, blocked or cut off: each run holds a
+ * lease (contract/handler-lease.ts). It starts with a lease from the commit of its
+ * handler-started entry; while runs are in flight the leader asks a quorum to confirm its
+ * leadership every L/4 and renews every run's lease to (time asked + L). The lease watchdog
+ * in the run's own process group (process/lease-watchdog.ts) kills the group when a deadline
+ * passes or this process dies. A leader that loses leadership kills its runs at once and
+ * records nothing more. A new leader that finds an attempt started without an outcome waits
+ * {@link handlerRerunWaitMs} after taking over, by when every run of its predecessor is dead,
+ * and runs attempt + 1.
  *
- * Seams: `propose` (commit an event), `now` and `timers` (the clock the waits run on),
- * `spawner` (how processes start). With fakes of all four the runner runs in one process.
+ * Seams: `propose` (commit an event), `confirmLeadership` (a quorum round), `now`, `timers`
+ * and `bootDeadline` (the clocks), `spawner` (how processes start). With fakes of all of them
+ * the runner runs in one process.
  */
 import type { Logger } from "pino";
 import type { NodeId } from "../../../raft/index.ts";
 import type { HandlerConfig } from "../../config/node-config.ts";
 import type { JsonObject } from "../../contract/canonical-json.ts";
 import type { Event } from "../../contract/events.ts";
-import { runKey } from "../../coordinator/handler-runs-state.ts";
+import { handlerLeaseMs, handlerRenewEveryMs, handlerRerunWaitMs } from "../../contract/handler-lease.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
+import { bootDeadlineCs, renewalLine } from "../../process/lease-watchdog.ts";
 import type { ProcessRun } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
 import type { CommitEvent, UnstampedEvent } from "../event-stamp.ts";
 import { outcomeDetails, startHandlerAttempt } from "./handler-attempt.ts";
+import { HandlerLane, type LaneItem } from "./handler-lane.ts";
 import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
 /** A `conclave handlers retry` request that cannot be carried out; the message says why. */
@@ -55,6 +63,14 @@ export const systemTimers: RunnerTimers = {
 /** Longest wait between two attempts, whatever the attempt number. */
 export const MAX_RETRY_DELAY_MS = 30_000;
 
+/** How one run ended, for metrics. */
+export interface RunEnded {
+  readonly handler: string;
+  /** `succeeded` for exit 0, otherwise how it failed. */
+  readonly outcome: "succeeded" | "failed" | "timeout" | "killed" | "spawn-failed";
+  readonly durationMs: number;
+}
+
 /** Options of {@link HandlerRunner}. */
 export interface HandlerRunnerOptions {
   /** This elector's name (the `leader` of each handler-started it commits). */
@@ -66,41 +82,54 @@ export interface HandlerRunnerOptions {
   readonly state: CoordinatorState;
   /** Commit an event; resolves with the committed event (rejects when it cannot commit). */
   readonly propose: CommitEvent;
-  /** The Raft election timeout: a new leader waits twice this before re-running. */
+  /**
+   * Ask a quorum to confirm that this node still leads (a ReadIndex round). Resolves with the
+   * time, on the `now` clock, at which it was asked; rejects when it cannot be confirmed.
+   */
+  readonly confirmLeadership: () => Promise<number>;
+  /** The Raft election timeout E: the lease is derived from it (contract/handler-lease.ts). */
   readonly electionTimeoutMs: number;
   /** Monotonic milliseconds; performance.now when absent. */
   readonly now?: () => number;
   /** Timers on the `now` clock; {@link systemTimers} when absent. */
   readonly timers?: RunnerTimers;
+  /** The boot-clock deadline `ms` from now, in centiseconds (the watchdog's clock). */
+  readonly bootDeadline?: (ms: number) => number;
   /** First retry delay (doubled per attempt, at most {@link MAX_RETRY_DELAY_MS}). Default 1000 ms. */
   readonly retryBaseMs?: number;
   /** How handler processes start; the real spawner when absent. */
   readonly spawner?: ProcessSpawner;
-  /** The process the handler guard watches; this process when absent. */
-  readonly leaderPid?: number;
+  /** Told of every run that ended while this node still led (metrics). */
+  readonly onRunEnded?: (r: RunEnded) => void;
   readonly logger: Logger;
 }
 
 /** The leader-side orchestrator of handler runs. Inactive (runs nothing) unless this node leads. */
 export class HandlerRunner implements LeaderRole {
   private readonly tenure: LeaderTenure;
-  /**
-   * Pairs with work in progress here (a proposal, a running process or a retry wait).
-   * Invariant: a pair is started only when it is in neither this set nor {@link waiting}, so
-   * this node never runs two attempts of one pair at once.
-   */
-  private readonly busy = new Set<string>();
-  /** Pairs whose outcome is unknown, waiting until the old leader must have stepped down. */
-  private readonly waiting = new Set<string>();
-  private readonly running = new Map<string, ProcessRun>();
+  /** One lane per configured handler, by name. */
+  private readonly lanes = new Map<string, HandlerLane>();
+  /** Runs in flight, whose leases this node renews. */
+  private readonly running = new Set<ProcessRun>();
   private readonly pendingTimers = new Set<unknown>();
+  /** A quorum confirmation is in flight (at most one at a time). */
+  private renewing = false;
+  /** The scheduled renewal round's timer, if any. */
+  private renewTimer: unknown = null;
+  /** Lanes with a wake-up scheduled for the rerun wait. */
+  private readonly wakeups = new Set<string>();
   private readonly now: () => number;
   private readonly timers: RunnerTimers;
+  private readonly bootDeadline: (ms: number) => number;
+  private readonly leaseMs: number;
 
   constructor(private readonly o: HandlerRunnerOptions) {
     this.now = o.now ?? (() => performance.now());
     this.timers = o.timers ?? systemTimers;
+    this.bootDeadline = o.bootDeadline ?? bootDeadlineCs;
     this.tenure = new LeaderTenure(this.now);
+    this.leaseMs = handlerLeaseMs(o.electionTimeoutMs);
+    for (const h of o.handlers) this.lanes.set(h.name, new HandlerLane(h));
   }
 
   /** Whether the runner acts (this node leads). */
@@ -108,10 +137,16 @@ export class HandlerRunner implements LeaderRole {
     return this.tenure.active;
   }
 
-  /** This node became leader in `term`: look at every committed event for unfinished work. */
+  /** When a pair started by an earlier leader may run again: every run of that leader is dead. */
+  private get rerunAt(): number {
+    return this.tenure.since + handlerRerunWaitMs(this.o.electionTimeoutMs);
+  }
+
+  /** This node became leader in `term`: queue every committed event with unfinished work. */
   becameLeader(term: number): void {
     this.tenure.begin(term);
-    for (const e of this.o.state.events.since(this.o.state.events.anchor.id)) this.consider(e);
+    for (const e of this.o.state.events.since(this.o.state.events.anchor.id)) this.queue(e);
+    for (const lane of this.lanes.values()) this.pump(lane);
   }
 
   /** Leadership is gone: kill every running handler at once; record nothing more. */
@@ -119,72 +154,184 @@ export class HandlerRunner implements LeaderRole {
     if (!this.tenure.end()) return;
     for (const t of this.pendingTimers) this.timers.clear(t);
     this.pendingTimers.clear();
-    this.waiting.clear();
-    for (const [key, run] of this.running) {
-      this.o.logger.warn({ run: key }, "leadership lost: killing the running handler");
+    this.wakeups.clear();
+    this.renewTimer = null;
+    for (const run of this.running) {
+      this.o.logger.warn({ pid: run.pid }, "leadership lost: killing the running handler");
       run.kill("leadership lost", { graceMs: 0 });
     }
-    this.busy.clear();
+    this.running.clear();
+    for (const lane of this.lanes.values()) lane.clear();
   }
 
   /** A committed event (called for every event applied on this node). */
   eventCommitted(e: Event): void {
-    if (this.tenure.active) this.consider(e);
+    if (!this.tenure.active) return;
+    for (const lane of this.queue(e)) this.pump(lane);
   }
 
-  /** Handlers subscribed to `e` (a handler is never triggered by events about itself). */
-  private subscribers(e: Event): HandlerConfig[] {
-    return this.o.handlers.filter((h) => h.on.includes(e.type) && e.details.handler !== h.name);
+  /** Lanes of the handlers subscribed to `e` (a handler is never triggered by events about itself). */
+  private subscribers(e: Event): HandlerLane[] {
+    const out: HandlerLane[] = [];
+    for (const lane of this.lanes.values()) {
+      const h = lane.handler;
+      if (h.on.includes(e.type) && e.details.handler !== h.name) out.push(lane);
+    }
+    return out;
   }
 
-  private consider(e: Event): void {
-    for (const h of this.subscribers(e)) {
-      const key = runKey(e.id, h.name);
-      if (this.busy.has(key) || this.waiting.has(key)) continue;
-      const run = this.o.state.handlerRuns.get(e.id, h.name);
-      if (run?.outcome) continue;
-      if (!run) {
-        void this.attempt(e, h, 1, {});
-        continue;
+  /** Add `e` to the lane of each subscribed handler that has no final outcome for it. */
+  private queue(e: Event): HandlerLane[] {
+    const lanes = this.subscribers(e).filter(
+      (l) => !this.o.state.handlerRuns.get(e.id, l.handler.name)?.outcome,
+    );
+    for (const lane of lanes) lane.add(e.id);
+    return lanes;
+  }
+
+  /** Start batches while the lane has free slots and work that may start now. */
+  private pump(lane: HandlerLane): void {
+    const h = lane.handler;
+    while (this.tenure.active && lane.ready) {
+      let unknown = false;
+      let emptied = false;
+      for (const item of lane.peek()) {
+        const rec = this.o.state.handlerRuns.get(item.id, h.name);
+        if (rec?.outcome && !item.retry) {
+          lane.drop(item.id); // covered or finished since it was queued
+          emptied = true;
+        } else if (rec && rec.outcome === null) unknown = true;
       }
-      // Started by an earlier leader (or an earlier life of this node): outcome unknown. It
-      // may still be running there until that leader has stepped down and killed it.
-      const wait = this.tenure.predecessorGoneAt(this.o.electionTimeoutMs) - this.now();
-      if (wait > 0) {
-        this.waiting.add(key);
-        this.later(wait, () => {
-          this.waiting.delete(key);
-          this.consider(e);
-        });
-        continue;
+      if (emptied) continue;
+      if (unknown && this.now() < this.rerunAt) {
+        // Started by an earlier leader (or an earlier life of this node): it may still be
+        // running there until its lease has run out. Later events wait behind it.
+        if (!this.wakeups.has(h.name)) {
+          this.wakeups.add(h.name);
+          this.later(this.rerunAt - this.now(), () => {
+            this.wakeups.delete(h.name);
+            this.pump(lane);
+          });
+        }
+        return;
       }
-      void this.attempt(e, h, run.attempt + 1, { previous: "unknown: the leader running it was lost" });
+      const batch = lane.take();
+      if (!batch) return;
+      void this.runBatch(lane, batch);
     }
   }
 
-  /** Run `fn` after `ms`, unless leadership is lost meanwhile. */
-  private later(ms: number, fn: () => void): void {
+  /** Run `fn` after `ms`, unless leadership is lost meanwhile. Returns the timer. */
+  private later(ms: number, fn: () => void): unknown {
     const t = this.timers.set(() => {
       this.pendingTimers.delete(t);
       if (this.tenure.active) fn();
     }, ms);
     this.pendingTimers.add(t);
+    return t;
+  }
+
+  /** A promise resolved after `ms`; never resolved when leadership is lost first. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
   }
 
   private fields(type: UnstampedEvent["type"], e: Event, details: JsonObject): UnstampedEvent {
     return { type, member: e.member, service: e.service, details };
   }
 
-  /** Commit handler-started for `attempt`, then run it, then record or retry. */
-  private async attempt(e: Event, h: HandlerConfig, attempt: number, extra: JsonObject): Promise<void> {
-    const key = runKey(e.id, h.name);
+  /** Commit handler-started, run, retry, and record the outcome of one batch; frees its slot. */
+  private async runBatch(lane: HandlerLane, batch: LaneItem[]): Promise<void> {
+    const h = lane.handler;
     const term = this.tenure.term;
-    this.busy.add(key);
+    const events = batch.map((b) => this.o.state.events.get(b.id)).filter((e): e is Event => e !== undefined);
+    const newest = events.at(-1);
+    if (!newest) {
+      lane.release(batch);
+      return;
+    }
+    const covers = events.map((e) => e.id);
+    const coverage: JsonObject = h.mode === "latest" ? { covers } : {};
+    let attempt = 1;
+    let unknown = false;
+    for (const id of covers) {
+      const rec = this.o.state.handlerRuns.get(id, h.name);
+      if (rec) attempt = Math.max(attempt, rec.attempt + 1);
+      if (rec && rec.outcome === null) unknown = true;
+    }
+    let extra: JsonObject = batch.some((b) => b.retry)
+      ? { retry: true }
+      : unknown
+        ? { previous: "unknown: the leader running it was lost" }
+        : {};
+    for (;;) {
+      const outcome = await this.runAttempt(h, newest, covers, attempt, { ...coverage, ...extra }, term);
+      if (outcome === null) {
+        // Not run: leadership lost (the lanes are cleared), or handler-started did not commit.
+        if (this.tenure.holds(term)) lane.release(batch);
+        return;
+      }
+      const ok = outcome.kind === "exited" && outcome.code === 0;
+      this.o.onRunEnded?.({
+        handler: h.name,
+        outcome: ok ? "succeeded" : outcome.kind === "exited" ? "failed" : outcome.kind,
+        durationMs: outcome.durationMs,
+      });
+      const details = outcomeDetails(outcome);
+      if (!ok && attempt <= h.retries) {
+        const delay = Math.min((this.o.retryBaseMs ?? 1000) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+        this.o.logger.warn(
+          { handler: h.name, event: newest.id, attempt, outcome: outcome.kind, retryInMs: delay },
+          "handler failed; will retry",
+        );
+        // The batch keeps its slot through the wait, so nothing later overtakes it.
+        await this.sleep(delay);
+        attempt++;
+        extra = { previous: details };
+        continue;
+      }
+      try {
+        await this.o.propose(
+          this.fields(ok ? "handler-succeeded" : "handler-failed", newest, {
+            event: newest.id,
+            handler: h.name,
+            attempt,
+            ...coverage,
+            ...details,
+          }),
+        );
+      } catch (err) {
+        this.o.logger.warn(
+          { err, handler: h.name, event: newest.id },
+          "could not record the handler outcome; the next leader will retry",
+        );
+      }
+      if (!this.tenure.holds(term)) return;
+      lane.release(batch);
+      this.pump(lane);
+      return;
+    }
+  }
+
+  /**
+   * Commit handler-started for `attempt`, then run it under its lease. Resolves with the
+   * outcome, or null when it did not run or leadership was lost (nothing more may be recorded).
+   */
+  private async runAttempt(
+    h: HandlerConfig,
+    newest: Event,
+    covers: number[],
+    attempt: number,
+    extra: JsonObject,
+    term: number,
+  ): Promise<RunOutcome | null> {
+    // The commit of an entry proposed at `askedAt` confirms our leadership as of `askedAt`.
+    let confirmedAt = this.now();
     let started: Event;
     try {
       started = await this.o.propose(
-        this.fields("handler-started", e, {
-          event: e.id,
+        this.fields("handler-started", newest, {
+          event: newest.id,
           handler: h.name,
           attempt,
           leader: this.o.self,
@@ -192,67 +339,86 @@ export class HandlerRunner implements LeaderRole {
         }),
       );
     } catch (err) {
-      this.busy.delete(key);
-      this.o.logger.warn({ err, run: key, attempt }, "could not record handler-started; not running it");
-      return;
+      this.o.logger.warn(
+        { err, handler: h.name, event: newest.id, attempt },
+        "could not record handler-started; not running it",
+      );
+      return null;
     }
     // Leadership changed while handler-started committed: the next leader owns the attempt.
-    if (!this.tenure.holds(term)) return;
+    if (!this.tenure.holds(term)) return null;
+    if (confirmedAt + this.leaseMs - this.now() < this.leaseMs / 2) {
+      try {
+        confirmedAt = await this.o.confirmLeadership();
+      } catch {
+        return null; // cannot show we lead: never start a run without a lease
+      }
+      if (!this.tenure.holds(term)) return null;
+    }
     const run = startHandlerAttempt({
-      event: e,
+      event: newest,
+      covers,
       handler: h,
       attempt,
       started,
       state: this.o.state,
       cluster: this.o.cluster,
-      leaderPid: this.o.leaderPid ?? process.pid,
+      deadlineCs: this.bootDeadline(confirmedAt + this.leaseMs - this.now()),
       spawner: this.o.spawner,
       now: this.o.now,
     });
-    this.running.set(key, run);
-    this.o.logger.info({ run: key, attempt, pid: run.pid }, "handler started");
+    this.running.add(run);
+    this.scheduleRenewal();
+    this.o.logger.info(
+      { handler: h.name, event: newest.id, covers: covers.length, attempt, pid: run.pid },
+      "handler started",
+    );
     const outcome = await run.done;
-    if (this.running.get(key) === run) this.running.delete(key);
-    if (!this.tenure.holds(term)) return; // killed on leadership loss: outcome unknown to the log
-    await this.finish(e, h, attempt, outcome);
+    this.running.delete(run);
+    if (this.running.size === 0 && this.renewTimer !== null) {
+      this.timers.clear(this.renewTimer);
+      this.pendingTimers.delete(this.renewTimer);
+      this.renewTimer = null;
+    }
+    if (!this.tenure.holds(term)) return null; // killed on leadership loss: outcome unknown to the log
+    return outcome;
   }
 
-  private async finish(e: Event, h: HandlerConfig, attempt: number, outcome: RunOutcome): Promise<void> {
-    const key = runKey(e.id, h.name);
-    const details = outcomeDetails(outcome);
-    const ok = outcome.kind === "exited" && outcome.code === 0;
-    if (!ok && attempt <= h.retries) {
-      const delay = Math.min((this.o.retryBaseMs ?? 1000) * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-      this.o.logger.warn(
-        { run: key, attempt, outcome: outcome.kind, retryInMs: delay },
-        "handler failed; will retry",
-      );
-      // The pair stays busy through the wait, so nothing else starts it meanwhile.
-      this.later(delay, () => void this.attempt(e, h, attempt + 1, { previous: details }));
-      return;
+  /** Renew every running lease every L/4 while runs are in flight. */
+  private scheduleRenewal(): void {
+    if (this.renewTimer !== null || this.running.size === 0) return;
+    this.renewTimer = this.later(handlerRenewEveryMs(this.o.electionTimeoutMs), () => {
+      this.renewTimer = null;
+      this.renew();
+    });
+  }
+
+  private renew(): void {
+    if (this.running.size === 0) return;
+    if (!this.renewing) {
+      this.renewing = true;
+      const term = this.tenure.term;
+      this.o
+        .confirmLeadership()
+        .then((askedAt) => {
+          if (!this.tenure.holds(term)) return;
+          const line = renewalLine(this.bootDeadline(askedAt + this.leaseMs - this.now()));
+          for (const run of this.running) run.control(line);
+        })
+        .catch((err: unknown) => {
+          // No renewal: the watchdogs end the runs when their leases run out.
+          this.o.logger.warn({ err }, "could not confirm leadership; handler leases not renewed");
+        })
+        .finally(() => {
+          this.renewing = false;
+        });
     }
-    try {
-      await this.o.propose(
-        this.fields(ok ? "handler-succeeded" : "handler-failed", e, {
-          event: e.id,
-          handler: h.name,
-          attempt,
-          ...details,
-        }),
-      );
-    } catch (err) {
-      this.o.logger.warn(
-        { err, run: key },
-        "could not record the handler outcome; the next leader will retry",
-      );
-    } finally {
-      this.busy.delete(key);
-    }
+    this.scheduleRenewal();
   }
 
   /**
-   * `conclave handlers retry`: run a pair whose run has a final outcome (normally failed)
-   * again, as the next attempt, recorded with `retry: true`. Returns the handlers started.
+   * `conclave handlers retry`: queue a pair whose run has a final outcome (normally failed)
+   * again, as the next attempt, recorded with `retry: true`. Returns the handlers queued.
    * @throws HandlerRetryError when this node is not acting as leader, the event is unknown,
    *   or no such handler applies.
    */
@@ -261,23 +427,23 @@ export class HandlerRunner implements LeaderRole {
       throw new HandlerRetryError("this node is not (yet) acting as leader; retry in a moment");
     const e = this.o.state.events.get(eventId);
     if (!e) throw new HandlerRetryError(`event ${eventId} is not in the event log`);
-    const subs = this.subscribers(e).filter((h) => handler === "" || h.name === handler);
-    if (handler !== "" && subs.length === 0) {
+    const lanes = this.subscribers(e).filter((l) => handler === "" || l.handler.name === handler);
+    if (handler !== "" && lanes.length === 0) {
       throw new HandlerRetryError(
         `handler "${handler}" is not configured for ${e.type} events on the leader`,
       );
     }
-    const started: string[] = [];
-    for (const h of subs) {
-      const run = this.o.state.handlerRuns.get(e.id, h.name);
-      const key = runKey(e.id, h.name);
-      if (this.busy.has(key) || this.waiting.has(key)) continue;
+    const queued: string[] = [];
+    for (const lane of lanes) {
+      const run = this.o.state.handlerRuns.get(e.id, lane.handler.name);
+      if (lane.has(e.id)) continue;
       if (run && run.outcome === null) continue;
       if (run?.outcome === "succeeded") continue; // only failed runs are retried
-      void this.attempt(e, h, (run?.attempt ?? 0) + 1, { retry: true });
-      started.push(h.name);
+      lane.add(e.id, true);
+      queued.push(lane.handler.name);
+      this.pump(lane);
     }
-    return started;
+    return queued;
   }
 
   /** Kill everything (the node is stopping). */

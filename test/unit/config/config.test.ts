@@ -152,6 +152,8 @@ test("the full example config loads with its values, resolved paths and defaults
       run: { kind: "shell", command: "/etc/conclave/handlers/dns-rfc2136" },
       timeoutMs: 30_000,
       retries: 3,
+      concurrency: 1, // default
+      mode: "each", // default
     },
   ]);
   t.deepEqual(c.checks, [
@@ -214,6 +216,8 @@ checks:
     run: { kind: "argv", argv: ["/usr/bin/vip", "--up", ""] },
     timeoutMs: 30_000,
     retries: 3,
+    concurrency: 1,
+    mode: "each",
   });
   t.deepEqual(c.checks[0], {
     name: "pid",
@@ -341,6 +345,24 @@ test("a duplicate handler name points at the second one", (t) => {
 `,
   );
   assertKey(t, err, "handlers[1].name", /duplicate handler name "dns" \(also handlers\[0\]\)/);
+});
+
+test("mode latest runs one at a time: another concurrency is refused; concurrency and mode are bounded", (t) => {
+  const latest = loadError(
+    t,
+    `${MINIMAL}handlers:
+  - { name: dns, on: [member-down], run: /bin/true, mode: latest, concurrency: 2 }
+`,
+  );
+  assertKey(t, latest, "handlers[0].concurrency", /must be 1 with mode: latest/);
+  const mode = loadError(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: newest }\n`);
+  assertKey(t, mode, "handlers[0].mode", /each, latest/);
+  const many = loadError(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, concurrency: 65 }\n`);
+  assertKey(t, many, "handlers[0].concurrency");
+  const c = loadConfig(
+    configFile(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: latest }\n`),
+  );
+  t.like(c.handlers[0], { mode: "latest", concurrency: 1 });
 });
 
 test("an unknown event type names the handler and the position in on", (t) => {

@@ -24,6 +24,8 @@ test("handlerEnvironment sets exactly the contract's (docs/handler-contract.md) 
     CONCLAVE_MEMBER_ADDRESS: "10.0.0.2:7400",
     CONCLAVE_SERVICE: "pg",
     CONCLAVE_CLUSTER: "prod",
+    CONCLAVE_COVERS: "42",
+    CONCLAVE_DRY_RUN: "",
   });
   const sparse = handlerEnvironment({
     event: { id: 3, type: "leader-elected" },

@@ -191,7 +191,8 @@ export class ManualClock {
   private readonly pending = new Map<number, { at: number; fn: () => void }>();
   /** The delay of every timer set, in order. */
   private readonly delays: number[] = [];
-  private readonly armWaiters = new Map<number, (ms: number) => void>();
+  /** Waiters of {@link timerSet}; each returns true once it has resolved. */
+  private readonly armWaiters = new Set<() => boolean>();
 
   constructor(start = 10_000) {
     this.nowMs = start;
@@ -206,8 +207,7 @@ export class ManualClock {
       const id = ++this.seq;
       this.pending.set(id, { at: this.nowMs + Math.max(0, ms), fn });
       this.delays.push(ms);
-      this.armWaiters.get(id)?.(ms);
-      this.armWaiters.delete(id);
+      for (const check of [...this.armWaiters]) if (check()) this.armWaiters.delete(check);
       return id;
     },
     clear: (handle) => {
@@ -231,11 +231,22 @@ export class ManualClock {
     this.nowMs = target;
   }
 
-  /** The delay of the `n`th timer ever set (1-based): at once if it has been, or when it is. */
-  timerSet(n: number): Promise<number> {
-    const ms = this.delays[n - 1];
+  /**
+   * The delay of the `n`th timer ever set (1-based), not counting timers of `ignoreMs` (such as
+   * a periodic renewal): at once if it has been, or when it is.
+   */
+  timerSet(n: number, ignoreMs?: number): Promise<number> {
+    const nth = (): number | undefined => this.delays.filter((d) => d !== ignoreMs)[n - 1];
+    const ms = nth();
     if (ms !== undefined) return Promise.resolve(ms);
-    return new Promise((resolve) => this.armWaiters.set(n, resolve));
+    return new Promise((resolve) => {
+      const check = (): boolean => {
+        const found = nth();
+        if (found !== undefined) resolve(found);
+        return found !== undefined;
+      };
+      this.armWaiters.add(check);
+    });
   }
 
   /** How far ahead each pending timer is due, soonest first. */
@@ -249,6 +260,10 @@ export class FakeProcess extends EventEmitter implements SpawnedProcess {
   readonly stdin = new PassThrough();
   readonly stdout = new PassThrough();
   readonly stderr = new PassThrough();
+  /** The control pipe (fd 3), when the request asked for one. */
+  readonly control: PassThrough | null;
+  /** Lines written to the control pipe, in order. */
+  readonly controlLines: string[] = [];
   /** Signals sent to the group (signal 0, the liveness probe, is not recorded). */
   readonly signals: NodeJS.Signals[] = [];
   private exited = false;
@@ -260,6 +275,9 @@ export class FakeProcess extends EventEmitter implements SpawnedProcess {
     readonly request: SpawnRequest,
   ) {
     super();
+    this.control = request.controlPipe ? new PassThrough() : null;
+    this.control?.setEncoding("utf8");
+    this.control?.on("data", (c: string) => this.controlLines.push(...c.split("\n").filter((l) => l !== "")));
     this.stdin.setEncoding("utf8");
     this.stdin.on("data", (c: string) => (this.input += c));
     this.stdin.on("end", () => this.inputDone.resolve(this.input));

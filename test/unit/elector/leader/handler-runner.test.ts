@@ -4,85 +4,19 @@
  * carry the shared time stamp), a manual clock drives the runner's waits, and a fake spawner
  * hands out processes the test ends by hand. Checked: a committed event gives exactly one
  * attempt, fenced by its handler-started entry; a leadership loss kills the run at once and
- * records nothing; a new leader waits for the old leader's step-down bound before attempt + 1;
+ * records nothing; a new leader waits for the handler-lease bound before attempt + 1;
  * failures are retried with a doubling, capped backoff; `conclave handlers retry` re-runs a
- * failed pair only. "Nothing else happened" is always shown by a later event, never a sleep.
+ * failed pair only; every run starts under the lease watchdog and is renewed only with a
+ * quorum confirmation; runs of one handler start in commit order, `concurrency` at a time;
+ * `mode: latest` covers every waiting event with one run. "Nothing else happened" is always
+ * shown by a later event, never a sleep.
  */
 import test from "ava";
-import pino from "pino";
-import { oldLeaderGoneAfterMs } from "../../../../src/contract/master-lease.ts";
-import type { HandlerConfig } from "../../../../src/config/node-config.ts";
-import type { Event } from "../../../../src/contract/events.ts";
 import { memberView } from "../../../../src/coordinator/member-view.ts";
-import { eventCommitter } from "../../../../src/elector/event-stamp.ts";
-import { GUARD_NAME } from "../../../../src/elector/leader/handler-attempt.ts";
-import {
-  HandlerRetryError,
-  HandlerRunner,
-  MAX_RETRY_DELAY_MS,
-} from "../../../../src/elector/leader/handler-runner.ts";
-import { drained, FakeNode, FakeSpawner, FIXED_TIME, ManualClock } from "../fakes.ts";
-
-const ELECTION_MS = 1000;
-/** How long a new leader waits before re-running an attempt of unknown outcome. */
-const STEP_DOWN_MS = oldLeaderGoneAfterMs(ELECTION_MS);
-const LEADER_PID = 4242;
-
-/** A handler on member-down events, run as a shell command. */
-function handler(extra: Partial<HandlerConfig> = {}): HandlerConfig {
-  return {
-    name: "notify",
-    on: ["member-down"],
-    run: { kind: "shell", command: "notify-oncall" },
-    timeoutMs: 60_000,
-    retries: 0,
-    ...extra,
-  };
-}
-
-function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = {}) {
-  const node = new FakeNode("a");
-  const clock = new ManualClock();
-  const spawner = new FakeSpawner();
-  const runner = new HandlerRunner({
-    self: "a",
-    cluster: "test-cluster",
-    handlers: o.handlers ?? [handler()],
-    state: node.state,
-    propose: eventCommitter({ node, clock: () => FIXED_TIME }),
-    electionTimeoutMs: ELECTION_MS,
-    now: clock.now,
-    timers: clock.timers,
-    ...(o.retryBaseMs !== undefined ? { retryBaseMs: o.retryBaseMs } : {}),
-    spawner,
-    leaderPid: LEADER_PID,
-    logger: pino({ level: "silent" }),
-  });
-  // As the elector does: every committed event goes to the runner.
-  node.onEvent((e) => runner.eventCommitted(e));
-  const join = (member: string, address: string) =>
-    node.commitEvent({
-      type: "member-joined",
-      member,
-      service: null,
-      details: { address, services: ["web"], checks: {} },
-    });
-  const down = (member: string, term?: number) =>
-    node.commitEvent({ type: "member-down", member, service: null, details: { silent_ms: 3000 } }, term);
-  /** Committed events of `type` about event `id`, in commit order. */
-  const about = (type: Event["type"], id: number) =>
-    node.events.filter((e) => e.type === type && e.details.event === id);
-  /** The handler-* event types in commit order. */
-  const handlerTypes = () => node.events.map((e) => e.type).filter((t) => t.startsWith("handler-"));
-  return { node, clock, spawner, runner, join, down, about, handlerTypes };
-}
-
-const outcomeOf = (
-  s: ReturnType<typeof setup>,
-  type: "handler-succeeded" | "handler-failed",
-  attempt: number,
-) => s.node.event((e) => e.type === type && e.details.attempt === attempt);
-
+import { watchdogScriptPath } from "../../../../src/process/lease-watchdog.ts";
+import { HandlerRetryError, MAX_RETRY_DELAY_MS } from "../../../../src/elector/leader/handler-runner.ts";
+import { drained, FIXED_TIME } from "../fakes.ts";
+import { bootCs, handler, LEASE_MS, outcomeOf, RENEW_MS, setup, STEP_DOWN_MS } from "./runner-fixture.ts";
 test("a committed event gives one attempt, fenced by its handler-started entry, then handler-succeeded", async (t) => {
   const s = setup();
   s.join("m1", "10.1.0.1:7001");
@@ -94,9 +28,18 @@ test("a committed event gives one attempt, fenced by its handler-started entry, 
   t.is(started.time, FIXED_TIME.toISOString());
   t.is(started.term, 2);
 
-  // The guard watches the leader's pid and runs the handler's command.
-  t.is(p.request.file, "/bin/sh");
-  t.deepEqual(p.request.args.slice(2), [GUARD_NAME, String(LEADER_PID), "/bin/sh", "-c", "notify-oncall"]);
+  // The lease watchdog guards the run, with a first deadline one lease after handler-started
+  // was proposed (the manual clock did not move), and execs the handler's command.
+  t.is(p.request.file, "bash");
+  t.true(p.request.controlPipe);
+  t.deepEqual(p.request.args, [
+    watchdogScriptPath(),
+    "--run",
+    String(bootCs(s.clock.now() + LEASE_MS)),
+    "/bin/sh",
+    "-c",
+    "notify-oncall",
+  ]);
   const env = p.request.env;
   t.deepEqual(
     [
@@ -110,6 +53,8 @@ test("a committed event gives one attempt, fenced by its handler-started entry, 
       env.CONCLAVE_MEMBER_ADDRESS,
       env.CONCLAVE_SERVICE,
       env.CONCLAVE_CLUSTER,
+      env.CONCLAVE_COVERS,
+      env.CONCLAVE_DRY_RUN,
     ],
     [
       "member-down",
@@ -122,10 +67,15 @@ test("a committed event gives one attempt, fenced by its handler-started entry, 
       "10.1.0.1:7001",
       "",
       "test-cluster",
+      String(down.id),
+      "",
     ],
   );
   const members = s.node.state.members.list().map((m) => memberView(m, s.node.state.masters));
-  t.deepEqual(JSON.parse(await p.stdinText()), JSON.parse(JSON.stringify({ event: down, members })));
+  t.deepEqual(
+    JSON.parse(await p.stdinText()),
+    JSON.parse(JSON.stringify({ event: down, covers: [down.id], members })),
+  );
 
   s.clock.advance(250);
   p.end(0, null, "paged\n");
@@ -157,7 +107,7 @@ test("a committed event gives one attempt, fenced by its handler-started entry, 
     [1],
   );
   t.deepEqual(s.handlerTypes(), ["handler-started", "handler-succeeded", "handler-started"]);
-  t.deepEqual(s.clock.dueIn(), []);
+  t.deepEqual(s.clock.dueIn(), [RENEW_MS], "only the lease renewal is scheduled");
   p2.end(0);
   await s.node.event((e) => e.type === "handler-succeeded" && e.details.event === down2.id);
 });
@@ -261,7 +211,7 @@ test("failed attempts are retried after 1 × then 2 × the base delay; when retr
   const p1 = await s.spawner.process(1);
   s.clock.advance(30);
   p1.end(1, null, "no route\n");
-  t.is(await s.clock.timerSet(1), 100);
+  t.is(await s.clock.timerSet(1, RENEW_MS), 100);
   const proposed = s.node.proposals.length;
   s.clock.advance(99);
   t.is(s.node.proposals.length, proposed, "no attempt 2 before the delay");
@@ -279,7 +229,7 @@ test("failed attempts are retried after 1 × then 2 × the base delay; when retr
 
   const p2 = await s.spawner.process(2);
   p2.end(null, "SIGSEGV");
-  t.is(await s.clock.timerSet(2), 200);
+  t.is(await s.clock.timerSet(2, RENEW_MS), 200);
   s.clock.advance(199);
   t.is(s.spawner.started.length, 2);
   s.clock.advance(1);
@@ -302,7 +252,7 @@ test("the retry delay doubles up to its cap", async (t) => {
   const delays: number[] = [];
   for (let n = 1; n <= 3; n++) {
     (await s.spawner.process(n)).end(1);
-    const ms = await s.clock.timerSet(n);
+    const ms = await s.clock.timerSet(n, RENEW_MS);
     delays.push(ms);
     s.clock.advance(ms);
   }
