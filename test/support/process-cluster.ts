@@ -225,6 +225,13 @@ export class ProcessCluster {
     node.proc = null;
   }
 
+  /** Send `signal` (SIGSTOP, SIGCONT, ...) to a running node's process. */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const proc = this.nodes.get(name)!.proc;
+    if (!proc || proc.exitCode !== null) throw new Error(`${name} is not running`);
+    proc.kill(signal);
+  }
+
   /** SIGTERM a node and wait for its exit code. */
   async terminate(name: string): Promise<number | null> {
     const node = this.nodes.get(name)!;
