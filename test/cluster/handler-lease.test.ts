@@ -1,15 +1,13 @@
 /**
  * Multi-process, the handler lease: a leader paused with SIGSTOP in the middle of a handler run
  * (longer than the next leader's wait) must not let its run overlap the next leader's attempt
- * 2. The handler writes boot-clock stamps (CLOCK_BOOTTIME, /proc/uptime, centiseconds) every
- * 20 ms: attempt 2's first stamp must come after attempt 1's last, and attempt 1 never ends
+ * 2. The handler (test/support/handler-stamps.ts) writes boot-clock stamps every 20 ms: attempt 2's first stamp must come after attempt 1's last, and attempt 1 never ends
  * by itself (its lease watchdog killed it). The figures (L, the wait, the gap) are logged.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import test from "ava";
 import { handlerLeaseMs, handlerRerunWaitMs } from "../../src/contract/handler-lease.ts";
 import { eventsAfter as events, until } from "../support/cluster-wait.ts";
+import { attemptGap, firstAttemptTicking, writeStampHandler } from "../support/handler-stamps.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
 
 const ELECTION_MS = 1000;
@@ -17,22 +15,7 @@ const ELECTION_MS = 1000;
 test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only after attempt 1 was killed", async (t) => {
   const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" });
   t.teardown(() => c.destroy());
-  const log = join(c.dir, "stamps.log");
-  const h = join(c.dir, "slow");
-  // Attempt 1: 8 s of stamps, then `end`; later runs are short. Stamps are read with a builtin
-  // (no fork), like the watchdog's.
-  writeFileSync(
-    h,
-    `#!/bin/bash
-cat > /dev/null
-stamp() { local up _r; read -r up _r </proc/uptime; echo "$CONCLAVE_ATTEMPT $1 \${up/./}" >> ${log}; }
-stamp start
-n=10; [ "$CONCLAVE_ATTEMPT" = 1 ] && [ "$CONCLAVE_MEMBER" = m1 ] && n=400
-for i in $(seq $n); do stamp tick; sleep 0.02; done
-stamp end
-`,
-  );
-  chmodSync(h, 0o755);
+  const { handler: h, log } = writeStampHandler(c.dir, "m1");
   c.setElectorExtra(`handlers:\n  - name: slow\n    on: [member-down]\n    run: ${h}\n    timeout: 30s\n`);
   c.startAll();
   const leader = await c.waitForLeader();
@@ -44,9 +27,7 @@ stamp end
   );
 
   await c.kill("m1");
-  await until("attempt 1 running", async () =>
-    existsSync(log) && readFileSync(log, "utf8").includes("1 tick ") ? true : undefined,
-  );
+  await until("attempt 1 running", async () => (firstAttemptTicking(log) ? true : undefined));
   c.signal(leader, "SIGSTOP");
   const ok = await until(
     "attempt 2 succeeded on the next leader",
@@ -57,18 +38,9 @@ stamp end
   // (long dead) run must not come back.
   c.signal(leader, "SIGCONT");
   t.is(ok.details.attempt, 2);
-  const lines = readFileSync(log, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => l.split(" "));
-  const stamps = (attempt: string) => lines.filter((l) => l[0] === attempt).map((l) => Number(l[2]));
-  const lastOfFirst = Math.max(...stamps("1"));
-  const firstOfSecond = Math.min(...stamps("2"));
+  const { lastOfFirst, firstOfSecond, firstEnded } = attemptGap(log);
   t.true(lastOfFirst < firstOfSecond, "attempt 1 was still running when attempt 2 started");
-  t.false(
-    lines.some((l) => l[0] === "1" && l[1] === "end"),
-    "attempt 1 was killed by its lease watchdog",
-  );
+  t.false(firstEnded, "attempt 1 was killed by its lease watchdog");
   t.log(
     `lease L = ${handlerLeaseMs(ELECTION_MS)} ms, new leader's wait = ${handlerRerunWaitMs(ELECTION_MS)} ms,` +
       ` gap from attempt 1's last stamp to attempt 2's first = ${(firstOfSecond - lastOfFirst) * 10} ms`,
