@@ -12,6 +12,9 @@ import type { MemberView } from "./member-view.ts";
 // ---------------------------------------------------------------------------------------------
 // The environment
 
+/** `CONCLAVE_CLUSTER` (and the cluster name on every peer message): always this today. */
+export const DEFAULT_CLUSTER_NAME = "conclave";
+
 /** The names of the variables {@link handlerEnvironment} sets, as docs/handler-contract.md spells them. */
 export const HANDLER_ENV_NAMES = [
   "CONCLAVE_EVENT",
@@ -127,4 +130,53 @@ export interface HandlerStdin {
   readonly covers: readonly number[];
   /** Every member the committed state knows, in its order. */
   readonly members: readonly MemberView[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// One run's whole input
+
+/** What {@link handlerInvocation} needs. */
+export interface HandlerInvocationInput {
+  /** The newest event the run handles (`CONCLAVE_EVENT_ID`, `event` on stdin). */
+  readonly event: Event;
+  /** Every event id the run handles, in commit order, ending with `event.id`. */
+  readonly covers: readonly number[];
+  /** The handler's name. */
+  readonly handler: string;
+  /** The attempt number (1 for the first run), `CONCLAVE_ATTEMPT`. */
+  readonly attempt: number;
+  /** The term and log index of the attempt's handler-started entry: the fence. */
+  readonly fence: { readonly term: number; readonly index: number };
+  /** The committed member view at the start of the run. */
+  readonly members: readonly MemberView[];
+  /** `CONCLAVE_CLUSTER`. */
+  readonly cluster: string;
+  /** A dry run (`conclave handlers test`): `CONCLAVE_DRY_RUN=1`. */
+  readonly dryRun?: boolean | undefined;
+}
+
+/**
+ * Exactly what a handler gets for one run: its environment and its standard input (the
+ * {@link HandlerStdin} document as JSON). The leader and `conclave handlers test` both build
+ * a run's input here, so a dry run sees what the real run saw.
+ * @throws HandlerEnvironmentError as {@link handlerEnvironment} does.
+ */
+export function handlerInvocation(o: HandlerInvocationInput): { env: HandlerEnvironment; stdin: string } {
+  const e = o.event;
+  const member = e.member ? o.members.find((m) => m.name === e.member) : undefined;
+  const env = handlerEnvironment({
+    event: { id: e.id, type: e.type },
+    handler: o.handler,
+    attempt: o.attempt,
+    term: o.fence.term,
+    fence: o.fence,
+    member: e.member,
+    memberAddress: member?.address,
+    service: e.service,
+    cluster: o.cluster,
+    covers: o.covers,
+    dryRun: o.dryRun,
+  });
+  const doc: HandlerStdin = { event: e, covers: o.covers, members: o.members };
+  return { env, stdin: JSON.stringify(doc) };
 }

@@ -20,6 +20,7 @@ import { DataDirCorruptError, DataDirLockedError } from "../storage/data-dir-err
 import { LevelLogStore } from "../storage/log-store-level.ts";
 import { canonicalJson, type JsonValue } from "../contract/canonical-json.ts";
 import { eventCommitter } from "./event-stamp.ts";
+import { DEFAULT_CLUSTER_NAME } from "../contract/handler-env.ts";
 import { HandlerRunner } from "./leader/handler-runner.ts";
 import type { LeaderRole } from "./leader/leader-role.ts";
 import { registerMemberService } from "./member-service.ts";
@@ -30,7 +31,7 @@ import { type ElectorSnapshot, RECENT_EVENTS, statusView } from "../status/node-
 import { CoordinatorState } from "../coordinator/state-machine.ts";
 
 /** Cluster name sent with every peer message (a later config key may set it). */
-const CLUSTER_NAME = "conclave";
+const CLUSTER_NAME = DEFAULT_CLUSTER_NAME;
 
 /** A running agent. */
 export interface RunningAgent {

@@ -1,11 +1,12 @@
 /**
  * One handler attempt as the leader starts it, and its outcome as the log records it.
  *
- * {@link handlerInvocation} is exactly what a handler gets for a committed event: the handler
- * environment (CONCLAVE_FENCE is the term:index of the attempt's handler-started entry, so
- * anything the handler writes elsewhere can be fenced by it) and the standard input (the newest
- * covered event, the ids it covers and the committed member view). `conclave handlers test`
- * builds the same. {@link startHandlerAttempt} runs it under the lease watchdog
+ * {@link startHandlerAttempt} builds exactly what a handler gets for a committed event with
+ * `handlerInvocation` (contract/handler-env.ts; `conclave handlers test` builds the same): the
+ * handler environment (CONCLAVE_FENCE is the term:index of the attempt's handler-started entry,
+ * so anything the handler writes elsewhere can be fenced by it) and the standard input (the
+ * newest covered event, the ids it covers and the committed member view), and runs it under
+ * the lease watchdog
  * (process/lease-watchdog.ts): the run's whole process group is killed when the leader stops
  * renewing its lease. {@link outcomeDetails} is what `handler-succeeded` / `handler-failed`
  * (and a retry's `previous`) carry: exit code, duration and the tail of the output.
@@ -13,62 +14,13 @@
 import type { HandlerConfig } from "../../config/node-config.ts";
 import type { JsonObject } from "../../contract/canonical-json.ts";
 import type { Event } from "../../contract/events.ts";
-import {
-  type HandlerEnvironment,
-  handlerEnvironment,
-  type HandlerStdin,
-} from "../../contract/handler-env.ts";
+import { handlerInvocation } from "../../contract/handler-env.ts";
 import { memberView } from "../../coordinator/member-view.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
 import { leaseGuardedRun } from "../../process/lease-watchdog.ts";
 import { type ProcessRun, runProcessGroup } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
-
-/** What {@link handlerInvocation} needs. */
-export interface HandlerInvocationInput {
-  /** The newest event the run handles (`CONCLAVE_EVENT_ID`, `event` on stdin). */
-  readonly event: Event;
-  /** Every event id the run handles, in commit order, ending with `event.id`. */
-  readonly covers: readonly number[];
-  /** The handler's name. */
-  readonly handler: string;
-  /** The attempt number (1 for the first run), `CONCLAVE_ATTEMPT`. */
-  readonly attempt: number;
-  /** The term and log index of the attempt's handler-started entry: the fence. */
-  readonly fence: { readonly term: number; readonly index: number };
-  /** The committed state, for the member's address and the member view on stdin. */
-  readonly state: Pick<CoordinatorState, "members" | "masters">;
-  /** `CONCLAVE_CLUSTER`. */
-  readonly cluster: string;
-  /** A dry run (`conclave handlers test`): `CONCLAVE_DRY_RUN=1`. */
-  readonly dryRun?: boolean | undefined;
-}
-
-/** The environment and the standard input of one run (docs/handler-contract.md). */
-export function handlerInvocation(o: HandlerInvocationInput): { env: HandlerEnvironment; stdin: string } {
-  const { event: e, state } = o;
-  const member = e.member ? state.members.get(e.member) : undefined;
-  const env = handlerEnvironment({
-    event: { id: e.id, type: e.type },
-    handler: o.handler,
-    attempt: o.attempt,
-    term: o.fence.term,
-    fence: o.fence,
-    ...(e.member ? { member: e.member } : {}),
-    ...(member?.address ? { memberAddress: member.address } : {}),
-    ...(e.service ? { service: e.service } : {}),
-    cluster: o.cluster,
-    covers: o.covers,
-    dryRun: o.dryRun,
-  });
-  const doc: HandlerStdin = {
-    event: e,
-    covers: o.covers,
-    members: state.members.list().map((m) => memberView(m, state.masters)),
-  };
-  return { env, stdin: JSON.stringify(doc) };
-}
 
 /** Options of {@link startHandlerAttempt}. */
 export interface HandlerAttemptStart {
@@ -102,7 +54,7 @@ export function startHandlerAttempt(o: HandlerAttemptStart): ProcessRun {
     handler: o.handler.name,
     attempt: o.attempt,
     fence: { term: o.started.term, index: o.started.id },
-    state: o.state,
+    members: o.state.members.list().map((m) => memberView(m, o.state.masters)),
     cluster: o.cluster,
   });
   return runProcessGroup({

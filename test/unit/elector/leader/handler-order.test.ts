@@ -163,3 +163,41 @@ test("mode latest after a failover: the unknown run and the new events are cover
   t.is(s.node.state.handlerRuns.get(d1.id, "notify")?.attempt, 2);
   t.is(s.node.state.handlerRuns.get(d2.id, "notify")?.outcome, "succeeded");
 });
+
+test("mode latest: 200 member-downs in one burst give far fewer runs than events, each covered once, and the last view lists exactly the live members", async (t) => {
+  const s = setup({ handlers: [handler({ mode: "latest", on: ["member-joined", "member-down"] })] });
+  s.runner.becameLeader(2);
+  const names = Array.from({ length: 300 }, (_, i) => `m${i}`);
+  for (const [i, m] of names.entries()) s.join(m, `10.2.${Math.floor(i / 250)}.${i % 250}:7001`);
+  // A reconciler: each run publishes the members its stdin shows up (like the DNS handler).
+  let published: string[] = [];
+  let runs = 0;
+  const finishRuns = async () => {
+    for (;;) {
+      const p = s.spawner.started[runs];
+      if (!p) return;
+      runs++;
+      const doc = JSON.parse(await p.stdinText()) as { members: { name: string; status: string }[] };
+      published = doc.members.filter((m) => m.status === "up").map((m) => m.name);
+      p.end(0);
+      await drained();
+    }
+  };
+  await finishRuns();
+  const downs = names.slice(0, 200).map((m) => s.down(m));
+  await finishRuns();
+  await drained();
+  await finishRuns();
+
+  t.true(runs <= 4, `${runs} runs for 500 events`);
+  t.log(`${runs} runs covered 300 joins and 200 member-downs`);
+  t.deepEqual(published.sort(), names.slice(200).sort());
+  // Every member-down is covered by exactly one handler-started, and has a succeeded outcome.
+  const startedCovers = s.node.events
+    .filter((e) => e.type === "handler-started")
+    .flatMap((e) => e.details.covers as number[]);
+  for (const d of downs) {
+    t.is(startedCovers.filter((id) => id === d.id).length, 1, `event ${d.id} covered once`);
+    t.is(s.node.state.handlerRuns.get(d.id, "notify")?.outcome, "succeeded");
+  }
+});
