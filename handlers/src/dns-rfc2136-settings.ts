@@ -16,10 +16,19 @@ export const USAGE = `Usage: dns-rfc2136 --server HOST --zone ZONE --name NAME -
 
 A Conclave handler that keeps the A and AAAA records of NAME listing the members that are
 up (and, with --check, whose check is passing), by sending one TSIG-signed RFC 2136 update
-to the zone's primary server. Configure it on member-joined, member-up, member-down and
-member-left; it reads the CONCLAVE_* environment and the member view on standard input.
-IPv4 member addresses give A records, IPv6 ones AAAA; a member whose address is a host
-name is skipped with a warning.
+to the zone's primary server. It reads the CONCLAVE_* environment and the member view on
+standard input. IPv4 member addresses give A records, IPv6 ones AAAA; a member whose
+address is a host name is skipped with a warning.
+
+Events (the handler's on: list). It runs only when one of these is committed, so a
+change whose event is missing from the list reaches DNS only at some later run:
+  member-joined, member-up, member-down, member-left   always
+  check-failing, check-passing                         also needed with --check NAME: a
+                                                       member whose check starts or stops
+                                                       passing
+  member-drained, member-undrained                     also needed for drain: conclave
+                                                       drain / undrain take a member out
+                                                       of DNS and put it back
 
 Settings (a flag wins over its environment variable):
   --server HOST         DNS_SERVER        the zone's primary server (IP address or host name)
@@ -32,6 +41,7 @@ Settings (a flag wins over its environment variable):
                                           -sha224, -sha384, -sha512)
   --ttl SECONDS         DNS_TTL           TTL of the records written (default 30)
   --check NAME          DNS_CHECK         list a member only while this check is passing
+                                          (subscribe to check-failing and check-passing)
   --min-records N       DNS_MIN_RECORDS   never leave NAME with fewer than N records
                                           (default 1): when fewer members are eligible,
                                           keep some of the current records, the most

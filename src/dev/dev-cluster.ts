@@ -173,6 +173,7 @@ export async function runDevCluster(io: DevIo): Promise<number> {
         `    run: ${handler}`,
         "    timeout: 10s",
         "  - name: live-servers",
+        "    mode: latest",
         `    on: [${[...memberEvents, "member-drained", "member-undrained", "check-failing", "check-passing"].join(", ")}]`,
         `    run: ${JSON.stringify(liveServers)}`,
         "    timeout: 10s",

@@ -28,7 +28,9 @@ export interface RunningMember {
  * @throws ServicesDirError when `services_dir` cannot be used (before anything started)
  */
 export async function startMember(config: Config, logger: Logger): Promise<RunningMember> {
-  const defs: ServiceDefinition[] = config.servicesDir ? readServicesDir(config.servicesDir) : [];
+  const defs: ServiceDefinition[] = config.servicesDir
+    ? readServicesDir(config.servicesDir, (message) => logger.warn(message))
+    : [];
   const needsGuard = defs.some((d) => d.scripts.promote !== undefined || d.scripts.demote !== undefined);
   let agent: MemberAgent | null = null;
   let services: ServiceManager | null = null;

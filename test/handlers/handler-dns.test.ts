@@ -619,6 +619,11 @@ test.serial("bad usage and settings exit 2 naming the setting; --help prints the
   t.is(help.code, 0);
   t.regex(help.stdout, /^Usage: dns-rfc2136 --server HOST --zone ZONE --name NAME --key-file FILE/);
   t.regex(help.stdout, /DNS_MIN_RECORDS/);
+  // The events it must be subscribed to: the member events always, the check events for
+  // --check, the drain events for drain (each on the line that names them).
+  t.regex(help.stdout, /^ {2}member-joined, member-up, member-down, member-left +always$/m);
+  t.regex(help.stdout, /^ {2}check-failing, check-passing +also needed with --check NAME/m);
+  t.regex(help.stdout, /^ {2}member-drained, member-undrained +also needed for drain/m);
 
   const noZone = await runHandler(["--server", "127.0.0.1", "--name", "www", "--key-file", "/k"]);
   t.is(noZone.code, 2);

@@ -3,8 +3,12 @@
  * scripts `start`, `stop`, `status`, `promote`, `demote`, `failed` (any may be missing) and an
  * optional `priority` file (a number; lower starts and promotes first, stops and demotes
  * last). Read once at agent start; a problem is a {@link ServicesDirError} naming the file.
+ *
+ * A `services_dir` that does not exist is no services, with a warning naming it (the example
+ * configs name `/etc/conclave/services` for nodes that may never run one); one that exists but
+ * cannot be read, or is not a directory, is an error.
  */
-import { accessSync, constants, readdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /** The scripts a service may have. */
@@ -33,11 +37,16 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /**
  * The services in `dir`, sorted by priority then name (start and promote order; stop and
- * demote go in reverse).
- * @throws ServicesDirError for a missing dir, a bad name, a bad priority file, or a script
- *   that is present but not an executable file
+ * demote go in reverse). A `dir` that does not exist (nothing at that path, not even a
+ * symbolic link) holds no services: `warn` is told, with the path, and the result is empty.
+ * @throws ServicesDirError for a dir that exists but cannot be read or is not a directory (a
+ *   symbolic link to nothing included), a bad name, a bad priority file, or a script that is
+ *   present but not an executable file
  */
-export function readServicesDir(dir: string): ServiceDefinition[] {
+export function readServicesDir(
+  dir: string,
+  warn: (message: string) => void = () => {},
+): ServiceDefinition[] {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
@@ -45,6 +54,10 @@ export function readServicesDir(dir: string): ServiceDefinition[] {
       .map((d) => d.name)
       .filter((n) => !n.startsWith("."));
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT" && !pathExists(dir)) {
+      warn(`services_dir ${dir} does not exist: this node runs no services`);
+      return [];
+    }
     throw new ServicesDirError(`services_dir ${dir}: ${(e as Error).message}`);
   }
   const out: ServiceDefinition[] = [];
@@ -66,6 +79,16 @@ export function readServicesDir(dir: string): ServiceDefinition[] {
     out.push({ name, dir: sdir, priority: readPriority(sdir), scripts: readScripts(sdir) });
   }
   return sortByPriority(out);
+}
+
+/** Whether anything, a dangling symbolic link included, is at `path` (a missing parent: no). */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `services` in start/promote order: priority, then name. */

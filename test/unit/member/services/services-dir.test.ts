@@ -1,6 +1,7 @@
 /**
- * Reading services_dir: services sorted by priority then name, missing scripts skipped, and
- * every problem a ServicesDirError naming the path at fault.
+ * Reading services_dir: services sorted by priority then name, missing scripts skipped, a
+ * missing services_dir no services with a warning, and every problem a ServicesDirError naming
+ * the path at fault.
  */
 import test from "ava";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -156,10 +157,51 @@ test("a bad service folder name is an error naming the folder", (t) => {
   }
 });
 
-test("a missing services_dir is an error naming it", (t) => {
+test("a missing services_dir is no services, with one warning naming it", (t) => {
   const root = tempDir(t);
   const missing = join(root, "no-such-dir");
-  const err = t.throws(() => readServicesDir(missing), { instanceOf: ServicesDirError });
-  t.true(err!.message.includes(`services_dir ${missing}`), err!.message);
-  t.regex(err!.message, /ENOENT/);
+  const warnings: string[] = [];
+  t.deepEqual(
+    readServicesDir(missing, (m) => warnings.push(m)),
+    [],
+  );
+  t.deepEqual(warnings, [`services_dir ${missing} does not exist: this node runs no services`]);
+  // Without a listener it is still no services, not an error.
+  t.deepEqual(readServicesDir(missing), []);
 });
+
+test("a services_dir that exists but is not a directory, or is a link to nothing, is an error naming it", (t) => {
+  const root = tempDir(t);
+  const file = join(root, "a-file");
+  writeFileSync(file, "not a directory\n");
+  const dangling = join(root, "dangling");
+  symlinkSync(join(root, "gone"), dangling);
+  const underFile = join(file, "services");
+  for (const [dir, code] of [
+    [file, /ENOTDIR/],
+    [dangling, /ENOENT/],
+    [underFile, /ENOTDIR/],
+  ] as const) {
+    const warnings: string[] = [];
+    const err = t.throws(() => readServicesDir(dir, (m) => warnings.push(m)), {
+      instanceOf: ServicesDirError,
+    });
+    t.true(err!.message.startsWith(`services_dir ${dir}: `), err!.message);
+    t.regex(err!.message, code);
+    t.deepEqual(warnings, [], `${dir}: an error, not a warning`);
+  }
+});
+
+const asRoot = process.getuid?.() === 0;
+(asRoot ? test.skip : test)(
+  `a services_dir that cannot be read is an error naming it${asRoot ? " [skipped: root reads any directory]" : ""}`,
+  (t) => {
+    const root = tempDir(t);
+    const dir = join(root, "locked");
+    mkdirSync(dir, { mode: 0o000 });
+    t.teardown(() => chmodSync(dir, 0o755));
+    const err = t.throws(() => readServicesDir(dir), { instanceOf: ServicesDirError });
+    t.true(err!.message.startsWith(`services_dir ${dir}: `), err!.message);
+    t.regex(err!.message, /EACCES/);
+  },
+);
