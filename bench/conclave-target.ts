@@ -106,9 +106,9 @@ export class ConclaveTarget implements Target {
     await this.c.waitFor(
       this.names[0],
       (s) =>
-        s.leader !== "" &&
+        s.leader !== null && s.leader !== "" &&
         s.electors.length === n &&
-        s.electors.every((e) => e.reachable && e.match >= s.commit && e.role !== "learner"),
+        s.electors.every((e) => e.reachable && (e.match ?? -1) >= s.commit && e.role !== "learner"),
       timeoutMs,
     );
   }

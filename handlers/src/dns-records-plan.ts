@@ -4,13 +4,15 @@
  *
  * Rules:
  * - A member is listed when its status is `up` and, if a check is configured, that check is
- *   `passing` (a member without the check is not listed). Its address host must be an IP
+ *   `passing`: not `failing`, not `pending` (its agent has just started or restarted and has
+ *   not checked it enough yet: docs/checks.md#states), not any other state, and not missing
+ *   (a member without the check is not listed). Its address host must be an IP
  *   literal: IPv4 gives an A record, IPv6 an AAAA record; any other host is skipped with a
  *   warning. Two members on one address give one record.
  * - The result never has fewer than `minRecords` records while the server has enough: when
  *   the listed set is smaller, records the server has now are kept, best first: the event's
  *   own member (it was up most recently), then members still listed as down or drained or
- *   failing their check, then members that left, then addresses no member has. Each kept
+ *   whose check is not passing, then members that left, then addresses no member has. Each kept
  *   record is reported in a warning.
  */
 import { hostOf, type MemberView } from "./handler-input.ts";

@@ -36,6 +36,12 @@ export function resultText(out: string | object): string {
 export function electorRows(electors: ElectorStatus[]): string {
   return table([
     ["NAME", "ADDRESS", "ROLE", "MATCH", "REACHABLE"],
-    ...electors.map((e) => [e.name, e.address, e.role, String(e.match), e.reachable ? "yes" : "no"]),
+    ...electors.map((e) => [
+      e.name,
+      e.address,
+      e.role,
+      e.match === null ? "-" : String(e.match),
+      e.reachable === null ? "unknown" : e.reachable ? "yes" : "no",
+    ]),
   ]);
 }

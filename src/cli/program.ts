@@ -4,11 +4,13 @@
  * those options and the environment, and the exit codes (0 success, 1 failure, 2 bad usage).
  * Command groups (the `*-commands.ts` files) add their commands to the program this file makes.
  */
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { Command, CommanderError, Option } from "commander";
 import { HostPortError, splitHostPort } from "../config/host-port.ts";
 import { type ControlApi, ControlError } from "../control/control-types.ts";
 import { readTokenFile, TokenFileError } from "../rpc/cluster-token.ts";
 import { resultText } from "./output.ts";
+import { speaksTls } from "./tls-probe.ts";
 
 /** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
 export interface CliIo {
@@ -113,7 +115,8 @@ export class CliContext {
       throw new UsageError("--tls-ca, --tls-cert and --tls-key go together");
     }
     const tls = flags.tlsCa ? { ca: flags.tlsCa, cert: flags.tlsCert!, key: flags.tlsKey! } : undefined;
-    return this.io.connect({ addr, token, ...(tls ? { tls } : {}) });
+    const api = this.io.connect({ addr, token, ...(tls ? { tls } : {}) });
+    return tls ? api : withTlsHint(api, addr);
   }
 
   /**
@@ -135,13 +138,103 @@ export class CliContext {
   }
 }
 
+/** What a client command without `--tls-*` says when the node it cannot reach speaks TLS. */
+export function tlsHint(addr: string): string {
+  return (
+    `${addr} speaks TLS: pass the cluster CA and a client certificate with ` +
+    "--tls-ca FILE --tls-cert FILE --tls-key FILE (see conclave --help)"
+  );
+}
+
+/**
+ * `api`, connected without TLS, with calls that fail as TLS's hint when it is the reason: a
+ * call the node does not answer (UNAVAILABLE) probes whether `addr` speaks TLS, and if so
+ * fails with {@link tlsHint} in place of grpc-js's `No connection established`.
+ */
+function withTlsHint(api: ControlApi, addr: string): ControlApi {
+  return new Proxy(api, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== "function" || key === "close") return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (e) {
+          if (e instanceof ControlError && e.code === grpcStatus.UNAVAILABLE && (await speaksTls(addr))) {
+            throw new ControlError(e.code, tlsHint(addr));
+          }
+          throw e;
+        }
+      };
+    },
+  });
+}
+
 /** The root `conclave` program, writing through `io`, with no commands yet. */
 export function createProgram(io: CliIo): Command {
   return new Command("conclave")
     .description("Conclave cluster coordinator")
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .showHelpAfterError("(run conclave --help for usage)");
+    .showHelpAfterError("(run conclave --help for usage)")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Every command but agent, dev and checks test talks to an elector and takes:",
+        `  --addr HOST:PORT   the elector (env CONCLAVE_ADDR, default ${DEFAULT_ADDR})`,
+        "  --token-file FILE  the cluster token (env CONCLAVE_TOKEN_FILE)",
+        "  --tls-ca FILE --tls-cert FILE --tls-key FILE",
+        "                     when the cluster uses TLS: its CA, a client certificate and key",
+        "  --json             machine-readable output",
+        "",
+        "Exit codes: 0 success (also when the reader of the output goes away, as with",
+        "| head), 1 the command failed, 2 bad usage (an unknown command or option).",
+      ].join("\n"),
+    );
+}
+
+/** The subcommand of `cmd` called `name` (or aliased so), if any. */
+function subcommand(cmd: Command, name: string): Command | undefined {
+  return cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
+}
+
+/**
+ * When `argv` gives a command group (the root, `kv`, `electors`, ...) a name that is none of
+ * its commands, the argv that makes commander refuse it: the group's path and that name
+ * alone. Commander answers `--help` (and `help NAME`) before it looks at the name, so
+ * `conclave nosuch --help` would print the root's help and exit 0, and a typo in a script
+ * would go unnoticed; parsed without the help, the name is an unknown command (exit 2), with
+ * commander's own message and did-you-mean. Undefined when every command named exists.
+ */
+export function unknownCommandArgv(program: Command, argv: readonly string[]): string[] | undefined {
+  const path: string[] = [];
+  let cmd = program;
+  let i = 0;
+  while (cmd.commands.length > 0) {
+    // Skip the group's own options (only --help so far) to its first operand.
+    while (i < argv.length && argv[i]!.startsWith("-") && argv[i] !== "-") {
+      const arg = argv[i]!;
+      i++;
+      if (arg === "--") break;
+      const option = cmd.options.find((o) => o.long === arg || o.short === arg);
+      if (option && (option.required || option.optional)) i++; // its value
+    }
+    const name = argv[i];
+    if (name === undefined) return undefined;
+    const sub = subcommand(cmd, name);
+    if (!sub) {
+      if (name !== "help") return [...path, name];
+      // `help NAME`: the help of a command of this group.
+      const target = argv[i + 1];
+      if (target === undefined || target.startsWith("-") || subcommand(cmd, target)) return undefined;
+      return [...path, target];
+    }
+    path.push(name);
+    cmd = sub;
+    i++;
+  }
+  return undefined;
 }
 
 /**
@@ -154,7 +247,7 @@ export async function runProgram(
   argv: readonly string[],
 ): Promise<number> {
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync(unknownCommandArgv(program, argv) ?? [...argv], { from: "user" });
     return await context.result;
   } catch (e) {
     if (e instanceof CommanderError) {

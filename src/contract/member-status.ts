@@ -7,6 +7,12 @@
  * `undrain`). They are kept apart so that a drained member that goes down and comes back is
  * still drained. The status shown is derived from the two by {@link memberStatus} alone, so
  * every elector, and every reader of the view, derives the same.
+ *
+ * Checks are not part of a member's health or status: a member whose checks are `pending`,
+ * `failing` or `passing` is `up` all the same while it reports. Whoever needs a check to pass
+ * reads that check's state (contract/check-state.ts), where `pending` is not passing (and not
+ * failing either): the DNS handler's `--check` does not list a member while its check is
+ * pending, and the master keeper does not promote it.
  */
 
 /** A member's health as the leader's failure detection committed it. */

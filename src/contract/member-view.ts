@@ -10,10 +10,12 @@ import type { CheckState } from "./check-state.ts";
 import type { MemberStatus } from "./member-status.ts";
 
 /**
- * A service's state on one member: `master` for the committed master, `failing` when the
- * service's status check (`service:NAME`) is failing there, `standby` otherwise.
+ * A service's state on one member: `master` for the committed master; otherwise `failing`
+ * when the service's status check (`service:NAME`) is failing there, `pending` while that
+ * check is pending (the agent started and has not checked it enough yet: not a candidate
+ * for master), `standby` otherwise.
  */
-export type ServiceState = "master" | "standby" | "failing";
+export type ServiceState = "master" | "standby" | "pending" | "failing";
 
 /** One service of one member (docs/handler-contract.md: `"services": {NAME: {"state", "master", "epoch"}}`). */
 export interface ServiceView {
@@ -33,7 +35,7 @@ export interface MemberView {
   readonly address: string;
   /** Its committed status; see {@link MemberStatus} and `memberStatus` for the rule. */
   readonly status: MemberStatus;
-  /** The committed state of each of its checks, by check name. */
+  /** The committed state of each of its checks, by check name (`pending` after an agent (re)start). */
   readonly checks: Readonly<Record<string, CheckState>>;
   /** Its services, by name. */
   readonly services: Readonly<Record<string, ServiceView>>;

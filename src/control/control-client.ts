@@ -15,7 +15,7 @@ import {
   type StatusResponse,
 } from "./control-types.ts";
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
-import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
+import { createClientCredentials, serverNameOptions, type TlsSource } from "../rpc/grpc-credentials.ts";
 import { createChannelOptions } from "../rpc/channel-options.ts";
 import { controlServiceDefinition } from "../rpc/service-definitions.ts";
 
@@ -45,8 +45,8 @@ export function connectControl(options: ControlClientOptions): ControlApi {
   clientConstructor ??= grpc.makeGenericClientConstructor(controlServiceDefinition(), "Control");
   const client = new clientConstructor(
     options.addr,
-    createClientCredentials(options.tls),
-    createChannelOptions(),
+    createClientCredentials(options.tls, { address: options.addr }),
+    { ...createChannelOptions(), ...serverNameOptions(options.addr, options.tls) },
   ) as unknown as grpc.Client & Record<string, Unary>;
   const timeoutMs = options.timeoutMs ?? 5000;
   const retry = options.retryUnavailable ?? true;

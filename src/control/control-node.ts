@@ -6,13 +6,20 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { type NodeId, NotLeaderError } from "../../raft/index.ts";
-import type { ElectorNode } from "../elector/elector-node.ts";
+import type { ElectorNode, PeerContact } from "../elector/elector-node.ts";
 import { type ControlApi, ControlError, type ElectorStatus } from "./control-types.ts";
 
 /** The parts of the local {@link ElectorNode} the control service uses. */
 export type ControlNode = Pick<
   ElectorNode,
-  "id" | "leader" | "addressOf" | "status" | "propose" | "proposeConfChange" | "linearizableBarrier"
+  | "id"
+  | "leader"
+  | "addressOf"
+  | "status"
+  | "peerContact"
+  | "propose"
+  | "proposeConfChange"
+  | "linearizableBarrier"
 >;
 
 /** The clock the control service's waits poll on (the seam for tests). */
@@ -92,16 +99,42 @@ export class LeaderForwarder {
 }
 
 /**
- * Every voter and learner, sorted by name, with the leader's replication progress when this
- * node leads. `reachable` is what this node can tell: the leader knows who answered
- * recently; a follower knows only itself and the leader it hears from.
+ * Whether `peer` is reachable in the view of this node, from when it last heard from it:
+ * - heard from within the window (one election timeout): true. A leader sends every peer a
+ *   heartbeat each Raft tick and hears the answer; a follower hears the leader as often.
+ *   Raft itself gives up on a silent peer after the same timeout (a follower campaigns, a
+ *   leader with check-quorum steps down).
+ * - not heard from, on a node that has led for at least the window: false. Only the leader
+ *   expects to hear from everyone, so only its silence means something.
+ * - otherwise null, unknown: a follower hears the other followers only during elections, and
+ *   a leader that has just taken over (or just restarted) has not yet waited a whole window.
+ *
+ * Raft's own `recentActive` is not used: check-quorum clears it at every election timeout,
+ * so a status read just after the check shows every healthy peer as inactive until its next
+ * answer, and it counts only answers to the leader's appends, not a peer's other messages
+ * (the votes of a peer whose stream from the leader is still reconnecting after a restart).
  */
-export function electorStatuses(node: Pick<ControlNode, "id" | "status" | "addressOf">): ElectorStatus[] {
+export function reachability(contact: PeerContact, peer: NodeId): boolean | null {
+  const window = contact.electionTimeoutMs;
+  const since = contact.sinceHeardMs.get(peer);
+  if (since !== undefined && since <= window) return true;
+  if (contact.leadingForMs !== null && contact.leadingForMs >= window) return false;
+  return null;
+}
+
+/**
+ * Every voter and learner, sorted by name, as this node sees it: `reachable` by
+ * {@link reachability} (this node itself always true), and `match` from the leader's
+ * replication progress, so only on the leader (null on any other node).
+ */
+export function electorStatuses(
+  node: Pick<ControlNode, "id" | "status" | "addressOf" | "peerContact">,
+): ElectorStatus[] {
   const s = node.status();
+  const contact = node.peerContact();
   const isLeader = s.role === "leader";
   const out: ElectorStatus[] = [];
   const add = (name: NodeId, learner: boolean) => {
-    const p = s.progress.get(name);
     let role: ElectorStatus["role"] = learner ? "learner" : "follower";
     if (name === s.leader) role = "leader";
     else if (name === node.id && (s.role === "candidate" || s.role === "pre-candidate")) role = "candidate";
@@ -109,8 +142,8 @@ export function electorStatuses(node: Pick<ControlNode, "id" | "status" | "addre
       name,
       address: node.addressOf(name) ?? "",
       role,
-      match: p?.match ?? (name === node.id ? s.lastIndex : 0),
-      reachable: name === node.id || (isLeader ? (p?.recentActive ?? false) : name === s.leader),
+      match: isLeader ? (s.progress.get(name)?.match ?? (name === node.id ? s.lastIndex : 0)) : null,
+      reachable: name === node.id ? true : reachability(contact, name),
     });
   };
   for (const v of s.conf.voters) add(v, false);

@@ -4,13 +4,26 @@
  */
 import type { MemberView } from "../contract/member-view.ts";
 
-/** One elector as `conclave status` and `conclave electors list` show it. */
+/**
+ * One elector as `conclave status` and `conclave electors list` show it, in the view of the
+ * node that answered (control-node.ts, `electorStatuses`).
+ */
 export interface ElectorStatus {
   name: string;
   address: string;
   role: "leader" | "follower" | "candidate" | "learner";
-  match: number;
-  reachable: boolean;
+  /**
+   * The highest log index known to be replicated on it. Only the leader tracks this: null
+   * in the answer of any other node. (proto3 carries null as 0: see docs/status-and-metrics.md.)
+   */
+  match: number | null;
+  /**
+   * Whether the answering node heard from it within an election timeout: true, false (the
+   * leader, which expects an answer to every heartbeat, has not heard from it), or null
+   * (unknown: a node that does not lead hears from the other followers only during
+   * elections). proto3 carries null as false.
+   */
+  reachable: boolean | null;
 }
 
 /** The answer to Status (the leader's view when there is a leader). */

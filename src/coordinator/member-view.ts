@@ -2,8 +2,8 @@
  * Builds the committed view of a member ({@link MemberView}, whose shape contract/member-view.ts
  * declares) from the member table and the masters section. Derived only from committed state,
  * so every elector shows the same: a service's `state` is `master` for the committed master,
- * `failing` when the service's status check is failing, `standby` otherwise; `epoch` is the
- * service's current master epoch.
+ * `failing` when the service's status check is failing, `pending` while it is pending,
+ * `standby` otherwise; `epoch` is the service's current master epoch.
  */
 import { serviceCheckName } from "../contract/check-state.ts";
 import type { MemberView, ServiceView } from "../contract/member-view.ts";
@@ -30,8 +30,9 @@ export function memberServices(
   for (const s of m.services) {
     const rec = masters.get(s);
     const master = rec?.master === m.name;
-    const failing = m.checks[serviceCheckName(s)] === "failing";
-    out[s] = { state: master ? "master" : failing ? "failing" : "standby", master, epoch: rec?.epoch ?? 0 };
+    const status = m.checks[serviceCheckName(s)];
+    const state = master ? "master" : status === "failing" || status === "pending" ? status : "standby";
+    out[s] = { state, master, epoch: rec?.epoch ?? 0 };
   }
   return out;
 }

@@ -10,9 +10,12 @@
  *   drained, and one that leaves and rejoins is too;
  * - the status anyone reads is derived from those two by `memberStatus` (contract/), never
  *   stored, so no two copies can disagree;
- * - events about a member the table does not know are ignored, except member-joined.
+ * - events about a member the table does not know are ignored, except member-joined;
+ * - a member's check states come from member-joined (first join, or a re-join after an agent
+ *   restart), member-up (when it carries `checks`) and check-failing / check-passing; a state
+ *   that is not a known one is stored as `pending`, never as passing.
  */
-import type { CheckState } from "../contract/check-state.ts";
+import { type CheckState, isCheckState } from "../contract/check-state.ts";
 import type { Event } from "../contract/events.ts";
 import { healthOf, isMemberStatus, type MemberHealth, memberStatus } from "../contract/member-status.ts";
 import type { MemberView } from "../contract/member-view.ts";
@@ -53,13 +56,20 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
+/**
+ * The check states of a member-joined / member-up event. Deterministic, like all of this
+ * table: a value that is not a known state (none is accepted from members today) is `pending`,
+ * so nothing unchecked is ever read as passing.
+ */
 function checkStates(v: unknown): Record<string, CheckState> {
   const out: Record<string, CheckState> = {};
   if (typeof v === "object" && v !== null) {
-    for (const [k, s] of Object.entries(v)) out[k] = s === "failing" ? "failing" : "passing";
+    for (const [k, s] of Object.entries(v)) out[k] = isCheckState(s) ? s : "pending";
   }
   return out;
 }
+
+const isObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** `r` with its fields in one fixed order, so equal tables snapshot to equal bytes. */
 function record(r: MemberRecord): MemberRecord {
@@ -125,7 +135,13 @@ export class MembersState {
         });
         return;
       case "member-up":
-        if (old) set({ health: "up" });
+        // `checks`, when present, are the states the member registered with (after an agent
+        // restart: pending); older member-up events carry none and keep the recorded ones.
+        if (old)
+          set({
+            health: "up",
+            ...(isObject(e.details.checks) ? { checks: checkStates(e.details.checks) } : {}),
+          });
         return;
       case "member-down":
         if (old) set({ health: "down" });

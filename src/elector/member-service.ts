@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { NodeId } from "../../raft/index.ts";
 import { memberServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
-import { isCheckState } from "../contract/check-state.ts";
+import { type CheckState, checkStateProblem } from "../contract/check-state.ts";
 import type { MasterKeeper } from "./leader/master-keeper.ts";
 import type { MemberTracker } from "./leader/member-tracker.ts";
 
@@ -48,7 +48,10 @@ interface Report {
 export type MemberReportSink = Pick<MemberTracker, "registered" | "heard" | "checkReported" | "left">;
 
 /** What the member service needs of the master keeper (a {@link MasterKeeper}). */
-export type MasterGrants = Pick<MasterKeeper, "isActive" | "grantsFor" | "report">;
+export type MasterGrants = Pick<
+  MasterKeeper,
+  "isActive" | "grantsFor" | "report" | "checksReported" | "checkReported"
+>;
 
 /** What the member service needs beyond the failure detector. */
 export interface MemberServiceExtras {
@@ -65,6 +68,25 @@ type Stream = grpc.ServerDuplexStream<Report, object>;
 
 /** Longest member name accepted: names are host names. */
 const MAX_NAME = 253;
+
+/**
+ * The check states of a registration, or why they are refused: every value must be a known
+ * state (contract/check-state.ts); a member never invents one, so anything else is a bug or a
+ * version mismatch, refused rather than guessed at.
+ */
+function registeredChecks(v: unknown): Record<string, CheckState> | string {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== "object" || Array.isArray(v))
+    return "the registration's checks must be a map of check states";
+  const out: Record<string, CheckState> = {};
+  for (const [check, state] of Object.entries(v)) {
+    if (check === "") return "the registration names a check with an empty name";
+    const problem = checkStateProblem(check, state);
+    if (problem !== null) return `registration refused: ${problem}`;
+    out[check] = state as CheckState;
+  }
+  return out;
+}
 
 /** Options of {@link registerMemberService}. */
 export interface MemberServiceOptions {
@@ -119,12 +141,16 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         },
       });
     };
+    /** Ended by this side: whatever the member still sends is not read. */
+    let finished = false;
     const finish = (err?: { code: grpc.status; details: string }) => {
+      finished = true;
       streams.delete(call);
       if (err) call.destroy(Object.assign(new Error(err.details), err));
       else call.end();
     };
     call.on("data", (r: Report) => {
+      if (finished) return;
       if (held) return; // heartbeats while waiting for an election to finish
       if (name === null) {
         const reg = r.register;
@@ -152,13 +178,20 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
           finish();
           return;
         }
+        const checks = registeredChecks(reg.checks);
+        if (typeof checks === "string") {
+          logger.warn({ member: reg.name, peer: call.getPeer() }, checks);
+          finish({ code: grpc.status.INVALID_ARGUMENT, details: checks });
+          return;
+        }
         name = reg.name;
         tracker.registered({
           name,
           address: reg.address,
           services: reg.services ?? [],
-          checks: reg.checks ?? {},
+          checks,
         });
+        extras?.keeper.checksReported(name, checks);
         extras?.keeper.report(name, reg.roles ?? []);
         ack(0, reg.checksVersion ?? 0);
         return;
@@ -169,9 +202,15 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
       } else if (r.check) {
         const { name: check, state, detail } = r.check;
-        if (check && isCheckState(state)) {
-          tracker.checkReported(name, check, state, detail ?? "");
+        const problem = check ? checkStateProblem(check, state) : "a check report must name its check";
+        if (problem !== null) {
+          // Refused, not guessed at: the member reconnects and registers its states afresh.
+          logger.warn({ member: name, peer: call.getPeer() }, `check report refused: ${problem}`);
+          finish({ code: grpc.status.INVALID_ARGUMENT, details: `check report refused: ${problem}` });
+          return;
         }
+        tracker.checkReported(name, check, state as CheckState, detail ?? "");
+        extras?.keeper.checkReported(name, check, state as CheckState);
       } else if (r.leave) {
         tracker.left(name);
         logger.info({ member: name }, "member left");

@@ -10,10 +10,11 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { tokenMetadata } from "../rpc/grpc-auth.ts";
-import { createClientCredentials, type TlsSource } from "../rpc/grpc-credentials.ts";
+import { createClientCredentials, serverNameOptions, type TlsSource } from "../rpc/grpc-credentials.ts";
 import { createChannelOptions } from "../rpc/channel-options.ts";
 import { memberServiceDefinition } from "../rpc/service-definitions.ts";
 import type { CheckState } from "../contract/check-state.ts";
+import { observeReportRtt, secondsBetween } from "../status/latency.ts";
 
 /** Options of {@link MemberAgent}. */
 export interface MemberAgentOptions {
@@ -132,7 +133,10 @@ export class MemberAgent {
     const addr = this.pickAddress();
     clientConstructor ??= grpc.makeGenericClientConstructor(memberServiceDefinition(), "MemberReports");
     this.client?.close();
-    this.client = new clientConstructor(addr, createClientCredentials(this.o.tls), createChannelOptions());
+    this.client = new clientConstructor(addr, createClientCredentials(this.o.tls, { address: addr }), {
+      ...createChannelOptions(),
+      ...serverNameOptions(addr, this.o.tls),
+    });
     const report = (this.client as unknown as Record<string, (md: grpc.Metadata) => Duplex>).Report!;
     const stream = report.call(this.client, tokenMetadata(this.o.token));
     this.stream = stream;
@@ -172,6 +176,7 @@ export class MemberAgent {
         this.state.leader = r.ack.leader || this.state.leader;
         this.state.heartbeatsAcked++;
         const sentAt = this.sentAt.get(r.ack.seq);
+        if (sentAt !== undefined) observeReportRtt(secondsBetween(sentAt, this.lastAckAt));
         // Older reports can no longer be acknowledged on this stream: forget them.
         for (const k of this.sentAt.keys()) if (k <= r.ack.seq) this.sentAt.delete(k);
         if (r.ack.checks && r.ack.checks.version > 0)

@@ -7,6 +7,7 @@
  * from another CA fails the handshake, before any gRPC call exists.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 
@@ -70,7 +71,10 @@ export interface ClientCredentialsOptions {
    * DNS SAN), so certificates may carry node names instead of addresses.
    */
   readonly peerName?: string;
-  /** The `host:port` dialled; needed with `peerName`, see {@link peerChannelOptions}. */
+  /**
+   * The `host:port` dialled; needed with `peerName` (see {@link peerChannelOptions}) and
+   * when the host is an IP address (see {@link serverNameOptions}).
+   */
   readonly address?: string;
 }
 
@@ -93,8 +97,8 @@ export function createClientCredentials(
   const m = loadTlsMaterial(tls);
   const { peerName, address } = options;
   const verifyOptions: grpc.VerifyOptions = {};
+  const dialled = address ? hostOf(address) : undefined;
   if (peerName) {
-    const dialled = address ? hostOf(address) : undefined;
     // `host` is the TLS server name: the peer name under peerChannelOptions, so the dialled
     // host is checked from the closure.
     verifyOptions.checkServerIdentity = (host: string, cert: PeerCertificate) => {
@@ -102,8 +106,33 @@ export function createClientCredentials(
       if (!first) return undefined;
       return checkServerIdentity(peerName, cert) ? first : undefined;
     };
+  } else if (dialled && isIP(dialled)) {
+    // `host` is the placeholder of serverNameOptions, not an identity: the certificate must
+    // name the dialled address (an IP SAN).
+    verifyOptions.checkServerIdentity = (_host: string, cert: PeerCertificate) =>
+      checkServerIdentity(dialled, cert);
   }
   return grpc.credentials.createSsl(m.ca, m.key, m.cert, verifyOptions);
+}
+
+/**
+ * The TLS server name a channel to an IP address sends. RFC 6066 allows only host names in
+ * SNI, so a client dialling an IP should send none; grpc-js always sends one (the dialled
+ * host unless overridden), so it sends this name, under a reserved top-level domain (RFC
+ * 2606) that names nothing. Conclave's servers ignore SNI, and identity is checked against
+ * the dialled IP, not this name.
+ */
+export const IP_TARGET_SERVER_NAME = "ip-address.invalid";
+
+/**
+ * Extra channel options for a client channel to `address`, beside the credentials
+ * `createClientCredentials(tls, { address })` makes for it: with TLS and an IP address as the
+ * host, send {@link IP_TARGET_SERVER_NAME} as the TLS server name. Without it grpc-js sends
+ * the IP address as SNI and Node warns (DEP0123). Empty for plaintext or a host name.
+ */
+export function serverNameOptions(address: string, tls?: TlsSource): grpc.ChannelOptions {
+  if (!tls || !isIP(hostOf(address))) return {};
+  return { "grpc.ssl_target_name_override": IP_TARGET_SERVER_NAME };
 }
 
 /**

@@ -1,10 +1,14 @@
 /**
  * `/metrics`: the node's snapshot in the Prometheus text format (prom-client), plus Node's
- * process metrics (`process_resident_memory_bytes`, CPU, event-loop lag). The values are set
- * from one {@link NodeSnapshot} per scrape, so every series of a scrape agrees with the others.
+ * process metrics (`process_resident_memory_bytes`, CPU, event-loop lag). The gauges and
+ * counters are set from one {@link NodeSnapshot} per scrape, so every series of a scrape
+ * agrees with the others; the latency histograms count what latency.ts reports as it
+ * happens. Names and buckets are in metric-names.ts.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { RoleState } from "../member/services/service-manager.ts";
+import { attachLatencySink } from "./latency.ts";
+import { BUCKETS, METRIC } from "./metric-names.ts";
 import { healthOf, type NodeSnapshot } from "./node-view.ts";
 
 const ROLE_STATES: readonly RoleState[] = ["standby", "promoting", "master", "demoting", "failed"];
@@ -22,16 +26,31 @@ export class NodeMetrics {
   private readonly healthy: Gauge<string>;
   private readonly elector: ReturnType<NodeMetrics["electorSeries"]> | null;
   private readonly member: ReturnType<NodeMetrics["memberSeries"]> | null;
+  private readonly detach: () => void;
   private lastScrape: Promise<unknown> = Promise.resolve();
 
   constructor(o: NodeMetricsOptions) {
     collectDefaultMetrics({ register: this.registry });
     this.healthy = this.gauge(
-      "conclave_healthy",
+      METRIC.healthy,
       "1 when /healthz answers 200 (every role of the node can do its job)",
     );
     this.elector = o.elector ? this.electorSeries() : null;
     this.member = o.member ? this.memberSeries() : null;
+    const el = o.elector ? this.electorLatency() : null;
+    const me = o.member ? this.memberLatency() : null;
+    this.detach = attachLatencySink({
+      fsync: (s) => el?.fsync.observe(s),
+      commit: (s) => el?.commit.observe(s),
+      apply: (s) => el?.apply.observe(s),
+      handlerRun: (handler, outcome, s) => el?.handlerRun.observe({ handler, outcome }, s),
+      reportRtt: (s) => me?.reportRtt.observe(s),
+    });
+  }
+
+  /** Stop counting latencies (the status port closed). */
+  close(): void {
+    this.detach();
   }
 
   private gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
@@ -42,40 +61,73 @@ export class NodeMetrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  private histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: string[] = [],
+  ): Histogram<string> {
+    return new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
+  }
+
   private electorSeries() {
     return {
-      term: this.gauge("conclave_raft_term", "The Raft term this elector is in"),
-      commit: this.gauge(
-        "conclave_raft_commit_index",
-        "The highest log index this elector knows is committed",
-      ),
-      applied: this.gauge("conclave_raft_applied_index", "The highest log index this elector has applied"),
-      isLeader: this.gauge("conclave_raft_is_leader", "1 when this elector is the leader"),
-      hasLeader: this.gauge("conclave_raft_has_leader", "1 when this elector knows a leader"),
+      term: this.gauge(METRIC.raftTerm, "The Raft term this elector is in"),
+      commit: this.gauge(METRIC.raftCommitIndex, "The highest log index this elector knows is committed"),
+      applied: this.gauge(METRIC.raftAppliedIndex, "The highest log index this elector has applied"),
+      isLeader: this.gauge(METRIC.raftIsLeader, "1 when this elector is the leader"),
+      hasLeader: this.gauge(METRIC.raftHasLeader, "1 when this elector knows a leader"),
       match: this.gauge(
-        "conclave_elector_match_index",
-        "Each elector's replicated log index (the leader's view; elsewhere this node's own)",
+        METRIC.electorMatchIndex,
+        "Each elector's replicated log index, on the leader only (absent on other electors)",
         ["elector"],
       ),
       reachable: this.gauge(
-        "conclave_elector_reachable",
-        "1 when the elector is reachable in this node's view",
+        METRIC.electorReachable,
+        "1 when this node heard from the elector within an election timeout, 0 when the leader has not; absent when unknown",
         ["elector"],
       ),
-      members: this.gauge("conclave_members", "Members by committed status", ["status"]),
+      members: this.gauge(METRIC.members, "Members by committed status", ["status"]),
       memberCheck: this.gauge(
-        "conclave_member_check_passing",
+        METRIC.memberCheckPassing,
         "The committed state of each member's check: 1 passing, 0 failing",
         ["member", "check"],
       ),
-      master: this.gauge("conclave_service_master", "1 for the committed master of each service", [
+      master: this.gauge(METRIC.serviceMaster, "1 for the committed master of each service", [
         "service",
         "member",
       ]),
       events: this.counter(
-        "conclave_events_applied_total",
+        METRIC.eventsApplied,
         "Committed events this elector has applied since it started, by type",
         ["type"],
+      ),
+    };
+  }
+
+  /** The elector's histograms: never reset, they accumulate from when the port opened. */
+  private electorLatency() {
+    return {
+      fsync: this.histogram(
+        METRIC.storageFsyncDuration,
+        "Duration of each fsynced write batch of the Raft log store",
+        BUCKETS.fsync,
+      ),
+      commit: this.histogram(
+        METRIC.proposalCommitDuration,
+        "From a proposal on this leader to its entry applied here",
+        BUCKETS.commit,
+      ),
+      apply: this.histogram(
+        METRIC.applyDuration,
+        "Duration of applying one committed entry to the state machine",
+        BUCKETS.apply,
+      ),
+      handlerRun: this.histogram(
+        METRIC.handlerRunDuration,
+        "Duration of each handler run (attempt) on this leader, by handler and outcome",
+        BUCKETS.handlerRun,
+        ["handler", "outcome"],
       ),
     };
   }
@@ -83,23 +135,32 @@ export class NodeMetrics {
   private memberSeries() {
     return {
       connected: this.gauge(
-        "conclave_member_connected",
+        METRIC.memberConnected,
         "1 when this member has an acknowledged stream to an elector",
       ),
       acks: this.counter(
-        "conclave_member_reports_acknowledged_total",
+        METRIC.memberReportsAcknowledged,
         "Reports of this member acknowledged by the leader since it started",
       ),
-      check: this.gauge("conclave_check_passing", "This member's checks: 1 passing, 0 failing", ["check"]),
-      role: this.gauge(
-        "conclave_service_role",
-        "This member's role in each service: 1 for the current state",
-        ["service", "state"],
-      ),
+      check: this.gauge(METRIC.checkPassing, "This member's checks: 1 passing, 0 failing", ["check"]),
+      role: this.gauge(METRIC.serviceRole, "This member's role in each service: 1 for the current state", [
+        "service",
+        "state",
+      ]),
       roleEpoch: this.gauge(
-        "conclave_service_role_epoch",
+        METRIC.serviceRoleEpoch,
         "The highest master epoch this member has seen, per service",
         ["service"],
+      ),
+    };
+  }
+
+  private memberLatency() {
+    return {
+      reportRtt: this.histogram(
+        METRIC.memberReportRtt,
+        "From sending a report (registration or heartbeat) to the elector's acknowledgement",
+        BUCKETS.reportRtt,
       ),
     };
   }
@@ -115,11 +176,12 @@ export class NodeMetrics {
       e.term.set(st.term);
       e.commit.set(st.commit);
       e.applied.set(st.applied);
-      e.isLeader.set(st.leader !== "" && st.leader === st.answeredBy ? 1 : 0);
-      e.hasLeader.set(st.leader === "" ? 0 : 1);
+      e.isLeader.set(st.leader !== null && st.leader === st.answeredBy ? 1 : 0);
+      e.hasLeader.set(st.leader === null ? 0 : 1);
+      // What this node does not know has no series: an alert on 0 must mean "known not".
       for (const x of st.electors) {
-        e.match.set({ elector: x.name }, x.match);
-        e.reachable.set({ elector: x.name }, x.reachable ? 1 : 0);
+        if (x.match !== null) e.match.set({ elector: x.name }, x.match);
+        if (x.reachable !== null) e.reachable.set({ elector: x.name }, x.reachable ? 1 : 0);
       }
       for (const [status, n] of Object.entries(st.members)) e.members.set({ status }, n);
       for (const m of el.members) {

@@ -13,10 +13,22 @@ import type { ServiceRole } from "../member/services/service-manager.ts";
 /** How many of the newest events the status page lists. */
 export const RECENT_EVENTS = 25;
 
+/**
+ * The status as the HTTP endpoints show it: the control API's Status answered by this node,
+ * with `leader` null when no leader is known (as `conclave status --json` and the member
+ * part say it), not the empty string proto3 carries on the wire.
+ */
+export type ElectorStatusView = Omit<StatusResponse, "leader"> & { readonly leader: string | null };
+
+/** `s` with the wire's empty `leader` turned into null. */
+export function statusView(s: StatusResponse): ElectorStatusView {
+  return { ...s, leader: s.leader === "" ? null : s.leader };
+}
+
 /** The elector role's part: this node's own view of the replicated state. */
 export interface ElectorSnapshot {
   /** As `conclave status` shows it, answered by this node (`answeredBy`). */
-  readonly status: StatusResponse;
+  readonly status: ElectorStatusView;
   /** The committed member table, as `conclave members` shows it. */
   readonly members: readonly MemberView[];
   /** The newest {@link RECENT_EVENTS} committed events, newest last. */
@@ -78,7 +90,7 @@ export interface Health {
  */
 export function healthOf(s: NodeSnapshot): Health {
   const problems: string[] = [];
-  if (s.elector && s.elector.status.leader === "") problems.push("elector: no leader known");
+  if (s.elector && s.elector.status.leader === null) problems.push("elector: no leader known");
   if (s.member && s.member.connectedTo === null) problems.push("member: not connected to an elector");
   return { ok: problems.length === 0, problems };
 }

@@ -108,9 +108,10 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<RunningStat
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e: NodeJS.ErrnoException) =>
-      reject(new StatusHttpBindError(`http: cannot listen on ${o.listen}: ${e.code ?? e.message}`)),
-    );
+    server.once("error", (e: NodeJS.ErrnoException) => {
+      metrics.close();
+      reject(new StatusHttpBindError(`http: cannot listen on ${o.listen}: ${e.code ?? e.message}`));
+    });
     server.listen(port, host, () => resolve());
   });
   server.on("error", (err) => o.logger.warn({ err }, "status page: server error"));
@@ -126,6 +127,7 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<RunningStat
     port: bound,
     close: () =>
       new Promise<void>((resolve) => {
+        metrics.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

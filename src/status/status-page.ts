@@ -56,15 +56,21 @@ function electorPart(s: NodeSnapshot): string {
   const el = s.elector;
   if (!el) return "";
   const st = el.status;
-  const leader = st.leader === "" ? badge("no leader", "bad") : escapeHtml(st.leader);
+  const leader = st.leader === null ? badge("no leader", "bad") : escapeHtml(st.leader);
   const electors = table(
     ["elector", "address", "role", "match", "reachable"],
     st.electors.map((e) => [
       escapeHtml(e.name),
       escapeHtml(e.address),
       e.role === "leader" ? badge("leader", "good") : escapeHtml(e.role),
-      String(e.match),
-      e.reachable ? badge("yes", "good") : badge("no", "bad"),
+      e.match === null
+        ? '<span class="muted" title="only the leader tracks replication">-</span>'
+        : String(e.match),
+      e.reachable === null
+        ? badge("unknown", "neutral")
+        : e.reachable
+          ? badge("yes", "good")
+          : badge("no", "bad"),
     ]),
     "no electors",
   );

@@ -18,6 +18,7 @@ import {
   MemoryStorage,
   type Snapshot,
 } from "../../raft/index.ts";
+import { observeFsync, secondsBetween } from "../status/latency.ts";
 import { LogStoreClosedError, LogStoreWriteError, openError } from "./data-dir-errors.ts";
 import type { BatchOp, LevelDb } from "./log-keys.ts";
 import { type LoadedState, loadLogState } from "./log-store-load.ts";
@@ -184,11 +185,14 @@ export class LevelLogStore implements LogStore {
   /**
    * One atomic batch, fsynced unless `sync` is false (LevelDB's log is sequential, so a later
    * synced batch also makes every earlier one durable). A failure poisons the store (see
-   * {@link LogStoreWriteError}).
+   * {@link LogStoreWriteError}). A synced batch's duration, write and fsync together, is
+   * `conclave_storage_fsync_duration_seconds`.
    */
   private async write(ops: BatchOp[], sync: boolean): Promise<void> {
     try {
+      const start = performance.now();
       await this.db.batch(ops, { sync });
+      if (sync) observeFsync(secondsBetween(start, performance.now()));
     } catch (err) {
       this.failure = new LogStoreWriteError(this.dir, { cause: err });
       throw this.failure;

@@ -5,12 +5,12 @@
  * naming the check and the field, and nothing is applied; `conclave checks test` runs a file
  * once, locally, with no actions, prints a table and exits 1 when a check fails.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { eventsAfter, until } from "../support/cluster-wait.ts";
-import { ProcessCluster } from "../support/process-cluster.ts";
+import { freePort, ProcessCluster } from "../support/process-cluster.ts";
 import { conclave } from "../support/run-conclave.ts";
 
 test.serial(
@@ -36,6 +36,12 @@ test.serial(
     t.teardown(() => api.close());
     await until("members up", async () =>
       (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
+    );
+    // The check starts pending and is committed passing after `rise` passes: wait for that.
+    await until("ready passing", async () =>
+      (await api.members()).members.find((m) => m.name === "m1")?.checks.ready === "passing"
+        ? true
+        : undefined,
     );
     const since = (await eventsAfter(api)).at(-1)!.id;
 
@@ -96,6 +102,89 @@ test.serial(
       version: number;
     };
     t.is(after.version, updated.id, "nothing was applied");
+  },
+);
+
+test.serial(
+  "a check is pending until checked: members (text and --json), the status page and handler stdin show it",
+  async (t) => {
+    const c = await ProcessCluster.create({
+      names: ["e1", "e2", "e3"],
+      members: ["m1"],
+      logLevel: "warn",
+      heartbeat: "100ms",
+      nodeExtra: { e2: `http: 127.0.0.1:${await freePort()}` },
+    });
+    t.teardown(() => c.destroy());
+    const flag = join(c.dir, "m1-ready");
+    writeFileSync(flag, "ok\n");
+    const stdinDir = join(c.dir, "stdin");
+    mkdirSync(stdinDir);
+    c.setElectorExtra(
+      [
+        "handlers:",
+        "  - name: capture",
+        "    on: [member-joined]",
+        `    run: cat > ${stdinDir}/$CONCLAVE_EVENT_ID.json`,
+        "",
+      ].join("\n"),
+    );
+    // `slow` runs once at start and not again for 20 minutes: with rise 2 it stays pending.
+    c.setMemberExtra(
+      "m1",
+      [
+        "checks:",
+        "  - { name: slow, type: file_exists, path: " + flag + ", interval: 20m, rise: 2 }",
+        "  - { name: ready, type: file_exists, path: " + flag + ", interval: 100ms, rise: 2 }",
+        "",
+      ].join("\n"),
+    );
+    c.startAll();
+    const leader = await c.waitForLeader();
+    const api = c.client(leader, 10_000);
+    t.teardown(() => api.close());
+    // `ready` passing is committed later than the join: `slow` is pending in the same view.
+    const m1 = await until("ready committed passing", async () => {
+      const m = (await api.members()).members.find((x) => x.name === "m1");
+      return m?.checks.ready === "passing" ? m : undefined;
+    });
+    t.is(m1.status, "up", "a pending check does not change the member's status");
+    t.is(m1.checks.slow, "pending");
+
+    const addr = ["--addr", c.nodes.get("e2")!.addr, "--token-file", c.tokenFile];
+    const json = await conclave(["members", "--json", ...addr]);
+    t.is(json.code, 0, json.stderr);
+    const listed = JSON.parse(json.stdout) as {
+      name: string;
+      status: string;
+      checks: Record<string, string>;
+    }[];
+    t.deepEqual(listed.find((m) => m.name === "m1")?.checks, { ready: "passing", slow: "pending" });
+    const text = await conclave(["members", ...addr]);
+    t.is(text.code, 0, text.stderr);
+    t.regex(text.stdout, /^m1 .*\bup\b.*slow:pending/m);
+
+    const http = /http: (127\.0\.0\.1:\d+)/.exec(readFileSync(c.nodes.get("e2")!.configFile, "utf8"))![1];
+    const page = await until("the status page", async () => {
+      const html = await (await fetch(`http://${http}/`)).text();
+      return html.includes("slow") ? html : undefined;
+    });
+    t.regex(page, /slow: pending/);
+
+    const joined = (await eventsAfter(api)).find((e) => e.type === "member-joined" && e.member === "m1")!;
+    t.deepEqual(
+      joined.details.checks,
+      { ready: "pending", slow: "pending" },
+      "it joined with nothing checked",
+    );
+    const file = join(stdinDir, `${joined.id}.json`);
+    await until("the handler's stdin", async () =>
+      existsSync(file) && readFileSync(file, "utf8") ? true : undefined,
+    );
+    const stdin = JSON.parse(readFileSync(file, "utf8")) as {
+      members: { name: string; checks: Record<string, string> }[];
+    };
+    t.is(stdin.members.find((m) => m.name === "m1")?.checks.slow, "pending");
   },
 );
 

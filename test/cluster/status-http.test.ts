@@ -1,22 +1,30 @@
 /**
  * The HTTP port (`http:`): the status page, `/api/status`, `/metrics` and `/healthz`, first
  * against a fake node view (escaping, health, methods, a failing source), then on real
- * processes: an elector's page lists the committed members, and a member-only node's
- * `/healthz` turns 503 when it loses every elector.
+ * processes: an elector's page lists the committed members and its latency histograms
+ * count, a member's counts its report round trips, and a member-only node's `/healthz` turns
+ * 503 when it loses every elector; on every elector of a healthy cluster every
+ * `conclave_elector_reachable` series reads 1, and an elector that lost its quorum says
+ * `"leader": null`.
  */
 import { createServer } from "node:net";
 import test from "ava";
 import pino from "pino";
-import type { StatusResponse } from "../../src/control/control-types.ts";
 import { freePort } from "../../src/dev/free-port.ts";
-import type { ElectorSnapshot, MemberSnapshot, NodeViewSource } from "../../src/status/node-view.ts";
+import { METRIC } from "../../src/status/metric-names.ts";
+import type {
+  ElectorSnapshot,
+  ElectorStatusView,
+  MemberSnapshot,
+  NodeViewSource,
+} from "../../src/status/node-view.ts";
 import { escapeHtml } from "../../src/status/status-page.ts";
 import { StatusHttpBindError, startStatusHttp } from "../../src/status/status-http.ts";
 import { clusterUp, until } from "../support/cluster-wait.ts";
 
 const logger = pino({ level: "silent" });
 
-function status(leader: string): StatusResponse {
+function status(leader: string | null): ElectorStatusView {
   return {
     leader,
     term: 7,
@@ -38,7 +46,7 @@ function status(leader: string): StatusResponse {
   };
 }
 
-function electorSnapshot(leader = "e1"): ElectorSnapshot {
+function electorSnapshot(leader: string | null = "e1"): ElectorSnapshot {
   return {
     status: status(leader),
     members: [
@@ -111,7 +119,7 @@ test("the page lists electors, members and events, escaping everything from the 
 });
 
 test("/api/status is the snapshot as JSON; /healthz is 200 with a leader, 503 naming the problem without", async (t) => {
-  let leader = "e1";
+  let leader: string | null = "e1";
   const get = await serve(t, {
     node: "web1",
     elector: async () => electorSnapshot(leader),
@@ -123,7 +131,8 @@ test("/api/status is the snapshot as JSON; /healthz is 200 with a leader, 503 na
   const ok = await get("/healthz");
   t.is(ok.status, 200);
   t.is(await ok.text(), "ok\n");
-  leader = "";
+  leader = null;
+  t.like(await (await get("/api/status")).json(), { elector: { status: { leader: null } } });
   const bad = await get("/healthz");
   t.is(bad.status, 503);
   t.is(await bad.text(), "elector: no leader known\n");
@@ -221,15 +230,94 @@ test.serial(
     t.is((await fetch(`http://127.0.0.1:${electorHttp}/healthz`)).status, 200);
     const metrics = await (await fetch(`http://127.0.0.1:${electorHttp}/metrics`)).text();
     t.true(metrics.split("\n").includes('conclave_members{status="up"} 2'), metrics);
+    // Every elector writes its log with fsync and applies the members' events.
+    t.true(count(metrics, METRIC.storageFsyncDuration) > 0, metrics);
+    t.true(count(metrics, METRIC.applyDuration) > 0, metrics);
 
     await until("m1 healthy", async () =>
       (await fetch(`http://127.0.0.1:${memberHttp}/healthz`)).status === 200 ? true : undefined,
     );
+    const rtt = await until("m1 has timed an acknowledged report", async () => {
+      const text = await (await fetch(`http://127.0.0.1:${memberHttp}/metrics`)).text();
+      return count(text, METRIC.memberReportRtt) > 0 ? text : undefined;
+    });
+    t.false(rtt.includes(METRIC.storageFsyncDuration), "a member-only node has no elector histograms");
     for (const e of ["e1", "e2", "e3"]) await c.kill(e);
     const down = await until("m1 unhealthy", async () => {
       const r = await fetch(`http://127.0.0.1:${memberHttp}/healthz`);
       return r.status === 503 ? r.text() : undefined;
     });
     t.is(down, "member: not connected to an elector\n");
+  },
+);
+
+/** The `_count` of a label-less histogram in a scrape (-1 when absent). */
+function count(metrics: string, histogram: string): number {
+  const line = metrics.split("\n").find((l) => l.startsWith(`${histogram}_count `));
+  return line === undefined ? -1 : Number(line.split(" ")[1]);
+}
+
+/** The `conclave_elector_reachable` series of a scrape, by elector. */
+function reachableSeries(metrics: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of metrics.matchAll(
+    new RegExp(`^${METRIC.electorReachable}\\{elector="([^"]+)"\\} (\\S+)$`, "gm"),
+  ))
+    out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+test.serial(
+  "real processes: on every elector of a healthy cluster every conclave_elector_reachable series reads 1; the leader lists all three and commits time; an elector without quorum has leader null",
+  async (t) => {
+    const names = ["e1", "e2", "e3"];
+    const ports = new Map<string, number>();
+    for (const n of names) ports.set(n, await freePort());
+    const { c } = await clusterUp(t, {
+      names,
+      logLevel: "warn",
+      nodeExtra: Object.fromEntries(names.map((n) => [n, `http: 127.0.0.1:${ports.get(n)}`])),
+    });
+    const scrape = async (n: string) => (await fetch(`http://127.0.0.1:${ports.get(n)}/metrics`)).text();
+    const leader = await c.waitForLeader();
+    // Poll: just after start a node may not have heard from everyone yet ("unknown", absent).
+    const views = await until(
+      "every elector's reachable series to read 1, the leader's for all three",
+      async () => {
+        const out = new Map<string, Map<string, number>>();
+        for (const n of names) {
+          const series = reachableSeries(await scrape(n));
+          const complete = n === leader ? series.size === 3 : series.has(n) && series.has(leader);
+          if (!complete || [...series.values()].some((v) => v !== 1)) return undefined;
+          out.set(n, series);
+        }
+        return out;
+      },
+      20_000,
+    );
+    t.deepEqual([...views.get(leader)!.keys()].sort(), names);
+    for (const n of names) {
+      t.true(
+        [...views.get(n)!.values()].every((v) => v === 1),
+        `${n}: ${[...views.get(n)!]}`,
+      );
+      // Only the leader tracks replication: no match index series elsewhere.
+      const text = await scrape(n);
+      t.is(text.includes(`${METRIC.electorMatchIndex}{`), n === leader, n);
+    }
+    // The leader committed (at least) its leader-elected entry: one commit latency observed.
+    t.true(count(await scrape(leader), METRIC.proposalCommitDuration) > 0);
+
+    // Two electors gone: the survivor loses its leader, and says so with null.
+    const [survivor, ...others] = names;
+    for (const n of others) await c.kill(n);
+    const api = await until("the survivor to know no leader", async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${ports.get(survivor!)}/api/status`)).json()) as {
+        elector: { status: { leader: string | null } };
+      };
+      return body.elector.status.leader === null ? body : undefined;
+    });
+    t.is(api.elector.status.leader, null);
+    t.true((await scrape(survivor!)).split("\n").includes(`${METRIC.raftHasLeader} 0`));
   },
 );

@@ -10,6 +10,8 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +34,10 @@ import {
 import type { MemberView } from "../../handlers/src/handler-input.ts";
 import { parseIp } from "../../handlers/src/ip-bytes.ts";
 import { KeyFileError, loadKeyFile, parseKeyFile } from "../../handlers/src/tsig-key-file.ts";
-import { until } from "../support/cluster-wait.ts";
+import { type Command, encodeCommand } from "../../src/coordinator/commands.ts";
+import { memberView } from "../../src/coordinator/member-view.ts";
+import { CoordinatorState } from "../../src/coordinator/state-machine.ts";
+import { eventsAfter, until } from "../support/cluster-wait.ts";
 import { freePort, ProcessCluster } from "../support/process-cluster.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -493,6 +498,67 @@ test("plan: below --min-records it keeps current records, the event's member fir
   t.regex(kept.warnings[0]!, /keeping 10\.0\.0\.1 \(member a, down\)/);
 });
 
+test("plan: with --check, a member is listed only while the check is passing in the committed view, never while pending", (t) => {
+  // The committed view as the leader builds handler stdin from it, after: m1 and m2 joined and
+  // passed; m3 joined, passed, failed (its server stopped), and its agent restarted (re-join).
+  const state = new CoordinatorState();
+  state.restore(1, new Uint8Array());
+  let index = 1;
+  const step = (type: string, member: string, details: Record<string, unknown> = {}) =>
+    state.apply({
+      term: 2,
+      index: ++index,
+      type: "normal",
+      data: encodeCommand({
+        type: "event",
+        event: { time: "2026-11-22T10:00:00.000Z", type, member, service: null, details },
+      } as Command),
+    });
+  const join = (name: string) =>
+    step("member-joined", name, {
+      address: `127.0.0.${10 + Number(name[1])}:7400`,
+      services: [],
+      checks: { web: "pending" },
+    });
+  const listed = () =>
+    planRecords({
+      members: state.members.list().map((m) => memberView(m, state.masters)),
+      current: [],
+      check: "web",
+      minRecords: 0,
+      eventMember: "",
+    }).records.map((r) => r.text);
+  for (const m of ["m1", "m2", "m3"]) join(m);
+  t.deepEqual(listed(), [], "just joined: every check pending, nothing listed");
+  for (const m of ["m1", "m2", "m3"]) step("check-passing", m, { check: "web" });
+  t.deepEqual(listed(), ["127.0.0.11", "127.0.0.12", "127.0.0.13"]);
+  step("check-failing", "m3", { check: "web" });
+  t.deepEqual(listed(), ["127.0.0.11", "127.0.0.12"]);
+  join("m3"); // the restarted agent registers before it has run the check
+  t.is(state.members.get("m3")?.checks.web, "pending");
+  t.deepEqual(listed(), ["127.0.0.11", "127.0.0.12"]);
+  // m1 restarts while its server is fine: dropped until its check has passed again.
+  join("m1");
+  t.deepEqual(listed(), ["127.0.0.12"]);
+  step("check-passing", "m1", { check: "web" });
+  t.deepEqual(listed(), ["127.0.0.11", "127.0.0.12"]);
+  // And the plan itself, on a hand-made view: pending (or an unknown state) is not passing.
+  const plan = planRecords({
+    members: [
+      member("a", "10.0.0.1:1", "up", { web: "pending" }),
+      member("b", "10.0.0.2:1", "up", { web: "passing" }),
+    ],
+    current: [],
+    check: "web",
+    minRecords: 0,
+    eventMember: "",
+  });
+  t.deepEqual(
+    plan.records.map((r) => r.text),
+    ["10.0.0.2"],
+  );
+});
+
 test("settings: flags win over DNS_* variables; names are qualified in the zone; bad ones are named", (t) => {
   const env = { DNS_SERVER: "192.0.2.1", DNS_ZONE: "example.test", DNS_NAME: "www", DNS_KEY_FILE: "/k" };
   const s = parseSettings(["--server", "127.0.0.1", "--ttl", "5"], env);
@@ -928,5 +994,181 @@ bindTest(
     t.deepEqual(lost, { kind: "stale", storedFence: "4:9" });
     t.deepEqual(await dig(named, "www.example.test", "A"), ["127.0.0.11"]);
     t.deepEqual(await dig(named, "_conclave-fence.www.example.test", "TXT"), ['"4:9"']);
+  },
+);
+
+bindTest(
+  "a restarted agent whose checked server is dead is never listed: dig every 50 ms across two restarts",
+  async (t) => {
+    const named = await startNamed(t);
+    const names = ["m1", "m2", "m3"];
+    // One HTTP server per member, standing in for its nginx; the test can stop each.
+    const servers = new Map<string, HttpServer>();
+    const ports = new Map<string, number>();
+    for (const m of names) {
+      const server = createHttpServer((_req, res) => res.end("ok\n"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      servers.set(m, server);
+      ports.set(m, (server.address() as AddressInfo).port);
+      t.teardown(() => {
+        server.closeAllConnections();
+        server.close();
+      });
+    }
+    const c = await ProcessCluster.create({
+      names: ["e1", "e2", "e3"],
+      members: names,
+      memberHosts: { m1: "127.0.0.11", m2: "127.0.0.12", m3: "127.0.0.13" },
+      logLevel: "warn",
+      // Long enough that the first restart re-joins while the member is still up.
+      memberTimeout: "3s",
+    });
+    t.teardown(() => c.destroy());
+    for (const m of names) {
+      c.setMemberExtra(
+        m,
+        [
+          "checks:",
+          "  - name: web",
+          "    type: http",
+          `    url: http://127.0.0.1:${ports.get(m)}/`,
+          // The defaults, as in the incident this reproduces: with a restarted agent assumed
+          // passing, the dead server was listed until `fall` runs had failed (about 2 s).
+          "    interval: 2s",
+          "    fall: 2",
+          "    rise: 2",
+        ].join("\n"),
+      );
+    }
+    const wrapper = join(c.dir, "dns-rfc2136");
+    writeFileSync(
+      wrapper,
+      [
+        "#!/bin/sh",
+        `export DNS_SERVER=127.0.0.1 DNS_PORT=${named.port} DNS_ZONE=example.test DNS_KEY_FILE=${named.keyFile}`,
+        `cd ${ROOT} && exec ${process.execPath} --import=tsx ${HANDLER} --name www --ttl 5 --check web "$@"`,
+        "",
+      ].join("\n"),
+    );
+    chmodSync(wrapper, 0o755);
+    c.setElectorExtra(
+      [
+        "handlers:",
+        "  - name: dns",
+        "    on: [member-joined, member-up, member-down, member-left, check-failing, check-passing]",
+        `    run: ${wrapper}`,
+        "    timeout: 10s",
+        "",
+      ].join("\n"),
+    );
+    c.startAll();
+    await c.waitForLeader();
+    const api = c.client("e1", 10_000);
+    t.teardown(() => api.close());
+    const listed = (want: string[]) => async () => {
+      const got = await dig(named, "www.example.test", "A");
+      return JSON.stringify(got) === JSON.stringify(want) ? got : undefined;
+    };
+    await until("all three in DNS", listed(["127.0.0.11", "127.0.0.12", "127.0.0.13"]), 30_000);
+
+    // m3's server dies: its check fails and DNS drops it.
+    const dead = servers.get("m3")!;
+    dead.closeAllConnections();
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+    await until("m3 gone from DNS", listed(["127.0.0.11", "127.0.0.12"]), 15_000);
+
+    // From here on, every 50 ms: what does DNS list?
+    const polls: string[][] = [];
+    const digErrors: string[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          polls.push(await dig(named, "www.example.test", "A"));
+        } catch (e) {
+          digErrors.push(String(e));
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    t.teardown(async () => {
+      polling = false;
+      await poller;
+    });
+
+    const lastId = async () => (await eventsAfter(api)).at(-1)!.id;
+    /** The restarted agent's check is committed failing again, and DNS has run for that. */
+    const failingAgain = async (since: number) => {
+      const failing = await until(
+        "m3's check committed failing again",
+        async () =>
+          (await eventsAfter(api, since)).find(
+            (e) => e.type === "check-failing" && e.member === "m3" && e.details.check === "web",
+          ),
+        20_000,
+      );
+      await until(
+        "the dns run for it done",
+        async () =>
+          (await eventsAfter(api, failing.id)).find(
+            (e) =>
+              e.type === "handler-succeeded" &&
+              e.details.handler === "dns" &&
+              typeof e.details.event === "number" &&
+              e.details.event >= failing.id,
+          ),
+        20_000,
+      );
+      const events = await eventsAfter(api, since);
+      // How the restarted agent came back, and what the view said then: its check pending.
+      const back = events.filter(
+        (e) => e.member === "m3" && (e.type === "member-joined" || e.type === "member-up"),
+      );
+      t.true(back.length > 0, "the restart is committed as a re-join or member-up");
+      for (const e of back) t.deepEqual(e.details.checks, { web: "pending" }, `${e.type} ${e.id}`);
+      t.false(
+        events.some((e) => e.type === "check-passing" && e.member === "m3"),
+        "m3's check never passed",
+      );
+      return events;
+    };
+
+    // 1. Restarted at once (within member_timeout: the member never goes down).
+    const since1 = await lastId();
+    await c.kill("m3");
+    c.start("m3");
+    const first = await failingAgain(since1);
+    t.log(
+      `restart 1: ${first
+        .filter((e) => e.member === "m3")
+        .map((e) => e.type)
+        .join(", ")}`,
+    );
+
+    // 2. Restarted after the leader declared it down.
+    const since2 = await lastId();
+    await c.kill("m3");
+    await until("m3 down", async () =>
+      (await eventsAfter(api, since2)).find((e) => e.type === "member-down" && e.member === "m3"),
+    );
+    c.start("m3");
+    const second = await failingAgain(since2);
+    t.log(
+      `restart 2: ${second
+        .filter((e) => e.member === "m3")
+        .map((e) => e.type)
+        .join(", ")}`,
+    );
+
+    polling = false;
+    await poller;
+    t.log(`${polls.length} polls of dig, ${digErrors.length} failed`);
+    t.true(polls.length > 0);
+    const withDead = polls.filter((p) => p.includes("127.0.0.13"));
+    t.is(withDead.length, 0, `${withDead.length} of ${polls.length} polls listed the dead server 127.0.0.13`);
+    t.deepEqual(await dig(named, "www.example.test", "A"), ["127.0.0.11", "127.0.0.12"]);
+    const m3 = (await api.members()).members.find((m) => m.name === "m3")!;
+    t.is(m3.status, "up");
+    t.is(m3.checks.web, "failing");
   },
 );

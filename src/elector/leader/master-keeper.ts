@@ -2,9 +2,14 @@
  * The leader's half of "at most one master per service" (docs/services-and-masters.md).
  *
  * For each service it keeps one master among the members that run it, are up (not down,
- * drained or left), were heard from recently, and whose `service:NAME` status check is not
- * failing, preferring the current master (and the target of `conclave promote`). Every change
- * is a committed event: `master-demoted` first, `master-promoted` with a higher epoch after.
+ * drained or left), were heard from recently, and whose `service:NAME` status check, if the
+ * service has one, is `passing`: not `failing`, and not `pending` (an agent that has just
+ * started or restarted has not checked the service yet), neither in the committed view nor in
+ * what the member last reported to this leader. The current master is preferred (and the
+ * target of `conclave promote`). Every change is a committed event: `master-demoted` first,
+ * `master-promoted` with a higher epoch after. A member that reports its status check pending
+ * (it restarted) is granted nothing for that service, so it does not run `promote` before
+ * the check has passed, even while the view still names it master.
  *
  * Invariant (the leader half; service-manager.ts has the member half): a replacement is
  * promoted only once the previous master is known to be down, which is either
@@ -23,7 +28,7 @@ import type { JsonObject } from "../../contract/canonical-json.ts";
 import { leaseMarginMs } from "../../contract/master-lease.ts";
 import type { MastersState } from "../../coordinator/masters-state.ts";
 import type { MembersState } from "../../coordinator/members-state.ts";
-import { serviceCheckName } from "../../contract/check-state.ts";
+import { type CheckState, serviceCheckName } from "../../contract/check-state.ts";
 import { LeaderTenure, type LeaderRole } from "./leader-role.ts";
 
 /** A service's role on a member, as the member last reported it. */
@@ -65,6 +70,12 @@ export class SwitchoverError extends Error {
 export class MasterKeeper implements LeaderRole {
   private readonly tenure: LeaderTenure;
   private readonly roles = new Map<string, Map<string, ReportedRole>>();
+  /**
+   * Per member, the check states it reported to this node (registration, then changes). Kept
+   * from before activation, like the tracker's registrations: members register with a new
+   * leader the moment it is known, before its leader-elected entry activates it.
+   */
+  private readonly checks = new Map<string, Map<string, CheckState>>();
   /** Per service: when an acknowledgement granting it was last built (leader clock). */
   private readonly lastGrant = new Map<string, number>();
   /** Per service: the member `conclave promote` asked for. */
@@ -99,6 +110,7 @@ export class MasterKeeper implements LeaderRole {
   lostLeadership(): void {
     this.tenure.end();
     this.roles.clear();
+    this.checks.clear();
     this.pending.clear();
     this.lastGrant.clear();
     this.preferred.clear();
@@ -108,6 +120,35 @@ export class MasterKeeper implements LeaderRole {
   report(member: string, roles: readonly { service: string; state: string; epoch: number }[]): void {
     if (!this.tenure.active) return;
     this.roles.set(member, new Map(roles.map((r) => [r.service, { state: r.state, epoch: r.epoch }])));
+  }
+
+  /** A member registered with these check states (replacing what it reported before). */
+  checksReported(member: string, checks: Readonly<Record<string, CheckState>>): void {
+    this.checks.set(member, new Map(Object.entries(checks)));
+  }
+
+  /** A member reported a check's new state. */
+  checkReported(member: string, check: string, state: CheckState): void {
+    let states = this.checks.get(member);
+    if (states === undefined) {
+      states = new Map();
+      this.checks.set(member, states);
+    }
+    states.set(check, state);
+  }
+
+  /**
+   * Why `member`'s status check for `service` keeps it from being master (`failing` or
+   * `pending`, in the committed view or in its last report here), or null: it is passing, or
+   * the service has no status check.
+   */
+  private statusProblem(member: string, service: string): "failing" | "pending" | null {
+    const name = serviceCheckName(service);
+    const committed = this.o.members.get(member)?.checks[name];
+    const reported = this.checks.get(member)?.get(name);
+    for (const s of [committed, reported]) if (s === "failing") return "failing";
+    for (const s of [committed, reported]) if (s === "pending") return "pending";
+    return null;
   }
 
   /** The member's reported role for a service. */
@@ -124,6 +165,8 @@ export class MasterKeeper implements LeaderRole {
     const out: { service: string; epoch: number }[] = [];
     const now = this.o.now();
     for (const [service, epoch] of this.o.masters.mastersOf(member)) {
+      // Restarted and not checked yet: no grant, so it does not promote on an unchecked status.
+      if (this.checks.get(member)?.get(serviceCheckName(service)) === "pending") continue;
       this.lastGrant.set(service, now);
       out.push({ service, epoch });
     }
@@ -143,7 +186,7 @@ export class MasterKeeper implements LeaderRole {
       .list()
       .filter((m) => {
         if (m.status !== "up" || !m.services.includes(service)) return false;
-        if (m.checks[serviceCheckName(service)] === "failing") return false;
+        if (this.statusProblem(m.name, service) !== null) return false;
         if (this.reported(m.name, service)?.state === "failed") return false;
         const seen = this.o.lastSeen(m.name);
         return seen !== undefined && now - seen <= this.o.memberTimeoutMs;
@@ -213,7 +256,8 @@ export class MasterKeeper implements LeaderRole {
     if (!m) return "the master is unknown";
     if (m.status !== "up") return `the master is ${m.status}`;
     if (!m.services.includes(service)) return "the master no longer runs the service";
-    if (m.checks[serviceCheckName(service)] === "failing") return "the service's status check is failing";
+    const status = this.statusProblem(member, service);
+    if (status !== null) return `the service's status check is ${status}`;
     if (this.reported(member, service)?.state === "failed") return "the service failed to promote";
     return "the master is not reporting";
   }

@@ -12,6 +12,18 @@
  * agrees on) is what the tracker compares against, and at most one proposal per member is
  * in flight at a time, so a slow commit never produces a duplicate event.
  *
+ * Check states (contract/check-state.ts): the tracker keeps the latest state each member
+ * reported for each check (its registration, then its check reports) and, on every
+ * registration, report and heartbeat, brings the committed view in line with it:
+ * - a member that is not known (or left) joins with those states (`member-joined`);
+ * - a `down` member comes back with them (`member-up` with `checks`);
+ * - a member that is up but reports a check `pending` whose committed state is `passing` or
+ *   `failing` has restarted its agent: it re-joins (`member-joined` again, with the states it
+ *   reports), so the view says `pending` and handlers subscribed to member-joined run;
+ * - otherwise each check it reports `passing` or `failing` that differs from the committed
+ *   state (`pending`, the other one, or not known) is committed as `check-passing` /
+ *   `check-failing`. A `pending` report alone never proposes a check event.
+ *
  * A {@link LeaderRole}: the elector activates it with the other leader-only parts.
  */
 import type { Logger } from "pino";
@@ -37,7 +49,14 @@ export interface MemberRegistration {
   readonly name: string;
   readonly address: string;
   readonly services: readonly string[];
-  readonly checks: Readonly<Record<string, string>>;
+  /** The state of each of its checks now (validated by the member service). */
+  readonly checks: Readonly<Record<string, CheckState>>;
+}
+
+/** The latest state a member reported for one check, and what that run saw. */
+interface Reported {
+  readonly state: CheckState;
+  readonly detail: string;
 }
 
 /** Options of {@link MemberTracker}. */
@@ -60,6 +79,8 @@ export class MemberTracker implements LeaderRole {
   /** When this leader last heard from each member (monotonic ms); empty while inactive. */
   private readonly lastSeen = new Map<string, number>();
   private readonly registrations = new Map<string, MemberRegistration>();
+  /** Per member, the latest state it reported for each check (kept like registrations). */
+  private readonly reported = new Map<string, Map<string, Reported>>();
   /** Members with a proposal in flight: no second one until it settles. */
   private readonly pending = new Set<string>();
 
@@ -82,6 +103,7 @@ export class MemberTracker implements LeaderRole {
     this.tenure.end();
     this.lastSeen.clear();
     this.registrations.clear();
+    this.reported.clear();
     this.pending.clear();
   }
 
@@ -103,12 +125,15 @@ export class MemberTracker implements LeaderRole {
    */
   registered(reg: MemberRegistration): void {
     this.registrations.set(reg.name, reg);
-    this.heard(reg.name);
+    // The registration says where every check stands now; reports on this stream follow it.
     // Check changes reported to an earlier leader may not have been committed: the states a
-    // member registers with are compared with the committed ones.
+    // member registers with are compared with the committed ones (see the module comment).
+    const states = new Map<string, Reported>();
     for (const [check, state] of Object.entries(reg.checks)) {
-      if (isCheckState(state)) this.checkReported(reg.name, check, state, "");
+      if (isCheckState(state)) states.set(check, { state, detail: "" });
     }
+    this.reported.set(reg.name, states);
+    this.heard(reg.name);
   }
 
   /** When this leader last heard from `name` (monotonic ms), if it has since taking over. */
@@ -117,41 +142,79 @@ export class MemberTracker implements LeaderRole {
   }
 
   /**
-   * A member's check crossed its threshold. Committed as check-failing / check-passing when
-   * it differs from the committed state (a repeat, or a report about a member that has not
-   * joined yet, proposes nothing: member-joined carries the states it registered with).
+   * A member's check crossed its threshold (or, from a registration, stands where it does).
+   * Remembered as the member's latest word on the check, and committed as check-failing /
+   * check-passing when it differs from the committed state. A repeat proposes nothing; a
+   * report about a member that has not joined yet is carried by its member-joined.
    */
   checkReported(name: string, check: string, state: CheckState, detail: string): void {
+    let states = this.reported.get(name);
+    if (states === undefined) {
+      states = new Map();
+      this.reported.set(name, states);
+    }
+    states.set(check, { state, detail });
     if (!this.tenure.active) return;
-    const m = this.o.member(name);
-    if (m === undefined || m.status === "left") return;
-    if ((m.checks?.[check] ?? "passing") === state) return;
-    this.proposeOnce(
-      {
-        type: state === "failing" ? "check-failing" : "check-passing",
-        member: name,
-        details: { check, ...(detail ? { detail: detail.slice(0, 500) } : {}) },
-      },
-      `${name}\u0000check\u0000${check}`,
-    );
+    this.reconcile(name);
   }
 
   /** A member reported (registration or heartbeat). */
   heard(name: string): void {
     if (!this.tenure.active) return;
     this.lastSeen.set(name, this.o.now());
-    const status = this.status(name);
+    this.reconcile(name);
+  }
+
+  /** The check states `name` reports now, as an event's `checks` (undefined: it told us none). */
+  private reportedChecks(name: string): Record<string, CheckState> | undefined {
+    const states = this.reported.get(name);
+    if (states === undefined) return undefined;
+    const out: Record<string, CheckState> = {};
+    for (const [check, r] of states) out[check] = r.state;
+    return out;
+  }
+
+  /** Propose what brings the committed view of `name` in line with its reports (module comment). */
+  private reconcile(name: string): void {
+    const m = this.o.member(name);
     const reg = this.registrations.get(name);
-    if (status === undefined || status === "left") {
-      if (reg) {
-        this.proposeOnce({
-          type: "member-joined",
+    const checks = this.reportedChecks(name);
+    const join = (r: MemberRegistration) =>
+      this.proposeOnce({
+        type: "member-joined",
+        member: name,
+        details: { address: r.address, services: [...r.services], checks: { ...(checks ?? r.checks) } },
+      });
+    if (m === undefined || m.status === "left") {
+      if (reg) join(reg);
+      return;
+    }
+    if (m.status === "down") {
+      this.proposeOnce({ type: "member-up", member: name, details: checks ? { checks } : {} });
+      return;
+    }
+    const states = this.reported.get(name);
+    if (states === undefined) return;
+    const committed = m.checks ?? {};
+    // A check pending here but settled in the view: the agent restarted since it was committed.
+    const restarted = [...states].some(([check, r]) => {
+      const c = committed[check];
+      return r.state === "pending" && c !== undefined && c !== "pending";
+    });
+    if (restarted) {
+      if (reg) join(reg);
+      return;
+    }
+    for (const [check, r] of states) {
+      if (r.state === "pending" || committed[check] === r.state) continue;
+      this.proposeOnce(
+        {
+          type: r.state === "failing" ? "check-failing" : "check-passing",
           member: name,
-          details: { address: reg.address, services: [...reg.services], checks: { ...reg.checks } },
-        });
-      }
-    } else if (status === "down") {
-      this.proposeOnce({ type: "member-up", member: name, details: {} });
+          details: { check, ...(r.detail ? { detail: r.detail.slice(0, 500) } : {}) },
+        },
+        `${name}\u0000check\u0000${check}`,
+      );
     }
   }
 
@@ -160,6 +223,7 @@ export class MemberTracker implements LeaderRole {
     if (!this.tenure.active) return;
     this.lastSeen.delete(name);
     this.registrations.delete(name);
+    this.reported.delete(name);
     const status = this.status(name);
     if (status !== undefined && status !== "left") {
       this.proposeOnce({ type: "member-left", member: name, details: {} });

@@ -10,7 +10,7 @@
  * - Actions go through {@link runProcessGroup}, the one process runner of the project, and a
  *   stopped runner leaves no action process behind.
  */
-import type { CheckState } from "../../contract/check-state.ts";
+import { type CheckState, INITIAL_CHECK_STATE } from "../../contract/check-state.ts";
 import type { CheckConfig } from "../../config/node-config.ts";
 import { type ProcessRun, runProcessGroup } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
@@ -35,6 +35,12 @@ export const DEFAULT_ACTION_TIMEOUT_MS = 60_000;
 export interface CheckRunnerOptions {
   /** The check to run. */
   readonly check: CheckConfig;
+  /**
+   * The state to start in: {@link INITIAL_CHECK_STATE} (`pending`) when absent, as at agent
+   * start. A replacement runner for a redefined check passes the old runner's state, since
+   * only an agent restart makes a check pending again.
+   */
+  readonly initialState?: CheckState | undefined;
   /** Called (synchronously, after the run) each time the state changes; never for a repeat. */
   readonly onChange?: ((state: CheckState, result: CheckResult) => void) | undefined;
   /** Where action outcomes go; nowhere when absent. */
@@ -55,10 +61,12 @@ export interface CheckRunnerOptions {
  * Runs one check every `intervalMs` and turns its results into a state with hysteresis:
  * `fall` consecutive failures make it failing, `rise` consecutive passes make it passing.
  *
- * The initial state is "passing", with both counters at zero: a node that starts with a
- * broken service reports it after `fall` runs (one `onChange("failing")`), and a healthy one
- * reports nothing at start, so a restarted agent does not emit a burst of `check-passing`
- * events. The cost is that a failing check is reported passing until `fall` runs have failed.
+ * The initial state is `pending` (contract/check-state.ts), with both counters at zero:
+ * nothing is assumed about a check its agent has not run yet. It leaves `pending` the first
+ * time it reaches `rise` passes in a row (`onChange("passing")`) or `fall` failures in a row
+ * (`onChange("failing")`, which also starts the action), and never returns to it: from then
+ * on it moves between passing and failing only. A run that neither completes a rise nor a fall
+ * (a pass after failures, say) leaves it pending.
  *
  * When the state becomes failing and the check has an `action`, the action is started once
  * for that streak (in the background, so the check keeps running meanwhile). It is not started
@@ -70,7 +78,7 @@ export class CheckRunner {
   private readonly check: CheckConfig;
   private readonly options: CheckRunnerOptions;
   private readonly now: () => number;
-  private current: CheckState = "passing";
+  private current: CheckState;
   private passes = 0;
   private failures = 0;
   /** The action has been started (or skipped) for the current failure streak. */
@@ -88,6 +96,7 @@ export class CheckRunner {
   constructor(options: CheckRunnerOptions) {
     this.options = options;
     this.check = options.check;
+    this.current = options.initialState ?? INITIAL_CHECK_STATE;
     this.now = options.now ?? (() => performance.now());
   }
 
@@ -174,11 +183,11 @@ export class CheckRunner {
       this.failures++;
       this.passes = 0;
     }
-    if (this.current === "passing" && this.failures >= this.check.fall) {
+    if (this.current !== "failing" && this.failures >= this.check.fall) {
       this.current = "failing";
       this.startAction(result);
       this.options.onChange?.("failing", result);
-    } else if (this.current === "failing" && this.passes >= this.check.rise) {
+    } else if (this.current !== "passing" && this.passes >= this.check.rise) {
       this.current = "passing";
       // The streak is over: the next one may run the action again (rate limit permitting).
       this.actionHandled = false;

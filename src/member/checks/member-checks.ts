@@ -58,9 +58,11 @@ export class MemberChecks {
     return out;
   }
 
-  private entry(check: CheckConfig): Entry {
+  /** A runner for `check`, starting `pending` unless `initialState` says otherwise. */
+  private entry(check: CheckConfig, initialState?: CheckState): Entry {
     const runner = new CheckRunner({
       check,
+      initialState,
       onChange: (state, result) => this.o.onChange(check.name, state, result.detail),
       logger: {
         info: (m) => this.o.logger.info({ check: check.name }, m),
@@ -84,8 +86,10 @@ export class MemberChecks {
 
   /**
    * Replace the cluster-wide checks with `checksJson` (a JSON array in the form of docs/checks.md) at
-   * `version`. Unchanged definitions keep their runner (and state); removed ones stop. A
-   * definition that does not validate here (it did on the leader) keeps the old set and is logged.
+   * `version`. Unchanged definitions keep their runner (and state); a changed definition gets a
+   * new runner that keeps the old one's state (only an agent restart makes a check pending
+   * again: contract/check-state.ts); removed ones stop; new ones start pending. A definition
+   * that does not validate here (it did on the leader) keeps the old set and is logged.
    */
   setCluster(version: number, checksJson: string): void {
     if (version <= this.clusterVersion) return;
@@ -109,16 +113,19 @@ export class MemberChecks {
       }
       wanted.set(d.name, d);
     }
+    /** The state of each check whose definition changed, kept by its new runner. */
+    const carried = new Map<string, CheckState>();
     for (const [name, e] of this.cluster) {
       const d = wanted.get(name);
       if (d === undefined || canonicalJson(d) !== e.key) {
+        if (d !== undefined) carried.set(name, e.runner.state);
         void e.runner.stop();
         this.cluster.delete(name);
       }
     }
     for (const [name, d] of wanted) {
       if (this.cluster.has(name)) continue;
-      const e = this.entry(d);
+      const e = this.entry(d, carried.get(name));
       this.cluster.set(name, e);
       if (this.started) e.runner.start();
     }

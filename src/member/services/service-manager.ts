@@ -110,7 +110,11 @@ export class ServiceManager {
     return this.slots.map((s) => ({ service: s.def.name, state: s.state, epoch: s.epoch }));
   }
 
-  /** `status` scripts as checks named `service:NAME`, with `failed` as the action. */
+  /**
+   * `status` scripts as checks named `service:NAME`, with `failed` as the action. Like every
+   * check each starts `pending` (check-runner.ts), so the leader promotes no member here until
+   * its status has passed `rise` times since this agent started.
+   */
   statusChecks(): CheckConfig[] {
     const out: CheckConfig[] = [];
     for (const { def } of this.slots) {

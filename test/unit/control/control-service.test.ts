@@ -18,6 +18,7 @@ import { ControlService } from "../../../src/control/control-service.ts";
 import { type ControlApi, ControlError } from "../../../src/control/control-types.ts";
 import { eventCommitter } from "../../../src/elector/event-stamp.ts";
 import { HandlerRetryError } from "../../../src/elector/leader/handler-runner.ts";
+import type { PeerContact } from "../../../src/elector/elector-node.ts";
 import { SwitchoverError } from "../../../src/elector/leader/master-keeper.ts";
 import { controlServiceDefinition } from "../../../src/rpc/service-definitions.ts";
 import { FakeNode, FIXED_TIME } from "../elector/fakes.ts";
@@ -25,6 +26,26 @@ import { FakeNode, FIXED_TIME } from "../elector/fakes.ts";
 const REQUEST_TIMEOUT_MS = 1234;
 const SWITCHOVER_TIMEOUT_MS = 1000;
 const CATCH_UP_TIMEOUT_MS = 500;
+const ELECTION_TIMEOUT_MS = 1000;
+
+/** The fake node, and when it last heard from each peer: by default every peer just now. */
+class ContactNode extends FakeNode {
+  /** Milliseconds since each peer was heard from (absent: never). */
+  readonly sinceHeardMs = new Map<string, number>([
+    ["b", 0],
+    ["c", 0],
+    ["d", 0],
+  ]);
+  /** How long it has led, while `role` is leader. */
+  leadingForMs = 60_000;
+  peerContact(): PeerContact {
+    return {
+      sinceHeardMs: this.sinceHeardMs,
+      leadingForMs: this.role === "leader" ? this.leadingForMs : null,
+      electionTimeoutMs: ELECTION_TIMEOUT_MS,
+    };
+  }
+}
 
 /** A clock that moves only when the service sleeps; `onSleep` acts on the nth poll. */
 class PollClock implements ControlClock {
@@ -39,7 +60,7 @@ class PollClock implements ControlClock {
 }
 
 function setup() {
-  const node = new FakeNode("a");
+  const node = new ContactNode("a");
   const clock = new PollClock();
   /** Calls made on clients of other nodes: [address, method, ...args]. */
   const forwarded: unknown[][] = [];
@@ -181,8 +202,10 @@ test("a write that finds leadership moved mid-call is carried to the new leader"
 test("status: the leader's own view with the electors table; a follower relays the leader's, or answers itself", async (t) => {
   const s = setup();
   s.join("m1");
-  s.node.progress.set("b", { match: 1, next: 2, state: "replicate", learner: false, recentActive: true });
-  s.node.progress.set("c", { match: 0, next: 1, state: "probe", learner: false, recentActive: false });
+  // Raft's recentActive is not what decides: b is marked inactive but was heard just now.
+  s.node.progress.set("b", { match: 1, next: 2, state: "replicate", learner: false, recentActive: false });
+  s.node.progress.set("c", { match: 0, next: 1, state: "probe", learner: false, recentActive: true });
+  s.node.sinceHeardMs.set("c", ELECTION_TIMEOUT_MS + 1);
   const local = {
     leader: "a",
     term: 2,
@@ -207,13 +230,14 @@ test("status: the leader's own view with the electors table; a follower relays t
   const fallback = await s.q.status();
   t.is(fallback.leader, "b");
   t.is(fallback.answeredBy, "a");
-  // A follower knows only itself and the leader it hears from.
+  // A follower knows itself and the leader it hears from; the other follower, not heard
+  // from lately, is unknown (not unreachable). Only the leader tracks match indexes.
   t.deepEqual(
-    fallback.electors.map((e) => [e.name, e.role, e.reachable]),
+    fallback.electors.map((e) => [e.name, e.role, e.match, e.reachable]),
     [
-      ["a", "follower", true],
-      ["b", "leader", true],
-      ["c", "follower", false],
+      ["a", "follower", null, true],
+      ["b", "leader", null, true],
+      ["c", "follower", null, null],
     ],
   );
   const asked = s.forwarded.length;

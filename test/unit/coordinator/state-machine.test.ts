@@ -7,6 +7,7 @@ import test from "ava";
 import type { Entry } from "../../../raft/index.ts";
 import { type Command, encodeCommand } from "../../../src/coordinator/commands.ts";
 import { CoordinatorState } from "../../../src/coordinator/state-machine.ts";
+import { memberView } from "../../../src/coordinator/member-view.ts";
 
 let index = 1;
 const entry = (c: Command, term = 2): Entry => ({
@@ -197,4 +198,50 @@ test("a snapshot in the old member shape (status + drained) restores to the same
   const e = new CoordinatorState();
   e.restore(c.applied, c.snapshot());
   t.deepEqual(e.members.list(), c.members.list());
+});
+
+test("a member that joins or re-joins with pending checks shows them pending; member-up carries them too", (t) => {
+  const s = build();
+  const step = (c: Command) =>
+    s.apply({ term: 2, index: s.applied + 1, type: "normal", data: encodeCommand(c) });
+  const view = () => {
+    const m = s.members.get("web3")!;
+    const v = memberView(m, s.masters);
+    return [v.status, v.checks, v.services.db?.state];
+  };
+  const pendingJoin = (checks: Record<string, string>) =>
+    ev("member-joined", "web3", { address: "10.0.0.3:7400", services: ["db"], checks });
+
+  // A first join straight after the agent started: nothing checked yet.
+  step(pendingJoin({ nginx: "pending", "service:db": "pending" }));
+  t.deepEqual(view(), ["up", { nginx: "pending", "service:db": "pending" }, "pending"]);
+  step(ev("check-passing", "web3", { check: "nginx" }));
+  step(ev("check-passing", "web3", { check: "service:db" }));
+  t.deepEqual(view(), ["up", { nginx: "passing", "service:db": "passing" }, "standby"]);
+
+  // The agent restarts while the member is up: the re-join makes the committed states pending.
+  step(pendingJoin({ nginx: "pending", "service:db": "pending" }));
+  t.deepEqual(view(), ["up", { nginx: "pending", "service:db": "pending" }, "pending"]);
+  step(ev("check-failing", "web3", { check: "nginx" }));
+  step(ev("check-passing", "web3", { check: "service:db" }));
+  t.deepEqual(view(), ["up", { nginx: "failing", "service:db": "passing" }, "standby"]);
+
+  // Down, then back after a restart: member-up carries the states it registered with...
+  step(ev("member-down", "web3", { silent_ms: 1600 }));
+  step(ev("member-up", "web3", { checks: { nginx: "pending", "service:db": "pending" } }));
+  t.deepEqual(view(), ["up", { nginx: "pending", "service:db": "pending" }, "pending"]);
+  // ...and a member-up without `checks` (as before they carried any) keeps the recorded ones.
+  step(ev("member-down", "web3", { silent_ms: 1600 }));
+  step(ev("member-up", "web3"));
+  t.deepEqual(view(), ["up", { nginx: "pending", "service:db": "pending" }, "pending"]);
+
+  // A state that is not a known one is never read as passing.
+  step(pendingJoin({ nginx: "bogus", "service:db": "passing" }));
+  t.deepEqual(view(), ["up", { nginx: "pending", "service:db": "passing" }, "standby"]);
+
+  // Pending survives a snapshot.
+  step(pendingJoin({ nginx: "pending", "service:db": "pending" }));
+  const copy = new CoordinatorState();
+  copy.restore(s.applied, s.snapshot());
+  t.deepEqual(copy.members.get("web3")?.checks, { nginx: "pending", "service:db": "pending" });
 });

@@ -85,6 +85,8 @@ function setup() {
       return GRANTS.map((g) => ({ ...g }));
     },
     report: (member, roles) => void kept.push(["report", member, roles]),
+    checksReported: (member, checks) => void kept.push(["checksReported", member, checks]),
+    checkReported: (member, check, state) => void kept.push(["checkReported", member, check, state]),
   };
   let checks: ClusterChecks = { version: 2, checks: [{ name: "port" }] } as unknown as ClusterChecks;
   let report: ((call: FakeStream) => void) | undefined;
@@ -131,6 +133,7 @@ test("the leader acknowledges registration and heartbeats with its address, gran
     ["registered", { name: "m1", address: "10.1.0.1:7001", services: ["db"], checks: { disk: "passing" } }],
   ]);
   t.deepEqual(s.kept, [
+    ["checksReported", "m1", { disk: "passing" }],
     ["report", "m1", roles],
     ["grantsFor", "m1"],
   ]);
@@ -172,7 +175,7 @@ test("the leader acknowledges registration and heartbeats with its address, gran
     ["heard", "m1"],
     ["heard", "m1"],
   ]);
-  t.deepEqual(s.kept.slice(2), [
+  t.deepEqual(s.kept.slice(3), [
     ["report", "m1", roles],
     ["grantsFor", "m1"],
     ["report", "m1", []],
@@ -243,31 +246,90 @@ test("a leader not yet active still registers the member but grants nothing (lea
   t.deepEqual(m.written, [
     { ack: { seq: 0, leader: "a", leaderAddress: "10.0.0.1:7000", masters: [], leaseMs: 0 } },
   ]);
-  t.deepEqual(s.kept, [["report", "m1", []]]);
+  t.deepEqual(s.kept, [
+    ["checksReported", "m1", { disk: "passing" }],
+    ["report", "m1", []],
+  ]);
   t.deepEqual(
     s.tracked.map((c) => c[0]),
     ["registered"],
   );
 });
 
-test("check reports in a known state reach the tracker, others are dropped; a goodbye ends the stream", (t) => {
+test("check reports in a known state reach the tracker and the keeper; a goodbye ends the stream", (t) => {
   const s = setup();
   const m = s.open();
-  m.send(registration());
+  m.send(registration("m1", { checks: { disk: "pending", "service:db": "pending" } }));
+  t.deepEqual(s.tracked[0], [
+    "registered",
+    {
+      name: "m1",
+      address: "10.1.0.1:7001",
+      services: ["db"],
+      checks: { disk: "pending", "service:db": "pending" },
+    },
+  ]);
   m.send({ check: { name: "disk", state: "failing", detail: "98% full" } });
-  m.send({ check: { name: "disk", state: "flapping", detail: "" } });
-  m.send({ check: { name: "", state: "passing", detail: "" } });
-  m.send({ check: { name: "disk", state: "passing" } });
+  m.send({ check: { name: "service:db", state: "passing" } });
   m.send({ heartbeat: { seq: 1 } });
   m.send({ leave: {} });
   t.deepEqual(s.tracked.slice(1), [
     ["checkReported", "m1", "disk", "failing", "98% full"],
-    ["checkReported", "m1", "disk", "passing", ""],
+    ["checkReported", "m1", "service:db", "passing", ""],
     ["heard", "m1"],
     ["left", "m1"],
   ]);
+  t.deepEqual(
+    s.kept.filter((k) => String(k[0]).startsWith("check")),
+    [
+      ["checksReported", "m1", { disk: "pending", "service:db": "pending" }],
+      ["checkReported", "m1", "disk", "failing"],
+      ["checkReported", "m1", "service:db", "passing"],
+    ],
+  );
   t.true(m.ended);
   t.is(m.written.length, 2, "acks for the registration and the heartbeat only");
+});
+
+test("a check state that is not pending, passing or failing is refused with INVALID_ARGUMENT, naming it", (t) => {
+  const s = setup();
+  // In a registration: the stream is refused before the member is registered.
+  const first = s.open();
+  first.send(registration("m1", { checks: { disk: "passing", web: "unknown" } }));
+  t.deepEqual(
+    [first.destroyed?.code, first.destroyed?.details],
+    [
+      grpc.status.INVALID_ARGUMENT,
+      'registration refused: check "web" has state "unknown"; a check state is one of pending, passing, failing',
+    ],
+  );
+  t.deepEqual(first.written, []);
+  t.deepEqual(s.tracked, []);
+  t.deepEqual(s.kept, []);
+
+  // In a report: the stream ends (the member registers again), and nothing reaches the tracker.
+  for (const [report, details] of [
+    [
+      { name: "disk", state: "flapping", detail: "" },
+      'check report refused: check "disk" has state "flapping"; a check state is one of pending, passing, failing',
+    ],
+    [
+      { name: "disk" },
+      'check report refused: check "disk" has state undefined; a check state is one of pending, passing, failing',
+    ],
+    [{ name: "", state: "passing" }, "check report refused: a check report must name its check"],
+  ] as const) {
+    const m = s.open();
+    m.send(registration("m2"));
+    m.send({ check: report });
+    m.send({ heartbeat: { seq: 1 } });
+    t.deepEqual([m.destroyed?.code, m.destroyed?.details], [grpc.status.INVALID_ARGUMENT, details]);
+    t.is(m.written.length, 1, "only the registration was acknowledged");
+  }
+  t.deepEqual(
+    s.tracked.map((c) => c[0]),
+    ["registered", "registered", "registered"],
+  );
 });
 
 test("a leader change ends every open stream, as does the returned function; closed streams are forgotten", (t) => {

@@ -372,6 +372,16 @@ test("each reason a master stops being a candidate demotes it, naming the reason
       "the service failed to promote",
     ],
     ["silent", (s) => s.advance(MEMBER_TIMEOUT + 1, ["web2"]), "the master is not reporting"],
+    [
+      "re-joined with its status pending (its agent restarted)",
+      (s) =>
+        s.apply("member-joined", "web1", null, {
+          address: "10.0.0.4:7400",
+          services: ["db"],
+          checks: { "service:db": "pending" },
+        }),
+      "the service's status check is pending",
+    ],
   ];
   for (const [what, make, reason] of cases) {
     const s = await settled();
@@ -482,4 +492,44 @@ test("only one proposal per service is in flight; other services go on; a failed
   t.is(s.masters.get("cache")?.master, "web1");
   await s.tick();
   t.deepEqual(s.take(), []);
+});
+
+test("a member whose service status check is pending is never promoted; once it passes, it may be", async (t) => {
+  const s = setup();
+  // Both agents just started: their status checks have not passed `rise` times yet.
+  s.join("web1", ["db"], { "service:db": "pending" });
+  s.join("web2", ["db"], { "service:db": "pending", disk: "passing" });
+  s.join("web3", ["web"], {}); // a service without a status script needs none
+  s.keeper.becameLeader(2);
+  s.advance(AFTER_TAKEOVER + 1);
+  await s.tick();
+  t.deepEqual(s.keeper.candidates("db"), []);
+  t.deepEqual(s.keeper.candidates("web"), ["web3"]);
+  t.deepEqual(s.take(), ["master-promoted web web3 epoch=1"]);
+  t.throws(() => s.keeper.requestSwitchover("db", "web1"), {
+    instanceOf: SwitchoverError,
+    message: "web1 cannot be master of db now: the service's status check is pending",
+  });
+  s.advance(1000);
+  await s.tick();
+  t.deepEqual(s.take(), [], "still pending: still no master");
+  s.apply("check-passing", "web2", null, { check: "service:db" });
+  await s.tick();
+  t.deepEqual(s.take(), ["master-promoted db web2 epoch=1"]);
+});
+
+test("a master that re-registers with its status pending is granted nothing for it, and is demoted", async (t) => {
+  const s = await settled();
+  t.deepEqual(s.take(), ["master-promoted db web1 epoch=1"]);
+  t.deepEqual(s.keeper.grantsFor("web1"), [{ service: "db", epoch: 1 }]);
+  // web1's agent restarts: its registration says the status check is pending, before the
+  // re-join that makes the view say so is committed.
+  s.keeper.checksReported("web1", { "service:db": "pending" });
+  t.deepEqual(s.keeper.grantsFor("web1"), [], "no grant: it must not run promote unchecked");
+  t.deepEqual(s.keeper.candidates("db"), ["web2"]);
+  await s.tick();
+  t.deepEqual(s.take(), ["master-demoted db web1 epoch=1 reason=the service's status check is pending"]);
+  // Its status check passes: it is a candidate again (and is granted what it is master of).
+  s.keeper.checkReported("web1", "service:db", "passing");
+  t.deepEqual(s.keeper.candidates("db"), ["web1", "web2"]);
 });

@@ -7,6 +7,7 @@
 import test from "ava";
 import pino from "pino";
 import { type MemberEventProposal, MemberTracker } from "../../../../src/elector/leader/member-tracker.ts";
+import type { CheckState } from "../../../../src/contract/check-state.ts";
 import type { MemberStatus } from "../../../../src/contract/member-status.ts";
 
 function setup(timeout = 1500) {
@@ -15,13 +16,18 @@ function setup(timeout = 1500) {
   const proposed: MemberEventProposal[] = [];
   let autoCommit = true;
   const held: (() => void)[] = [];
-  const checks = new Map<string, Record<string, "passing" | "failing">>();
+  const checks = new Map<string, Record<string, CheckState>>();
   const commit = (e: MemberEventProposal) => {
     if (e.type === "check-failing" || e.type === "check-passing") {
       const c = checks.get(e.member) ?? {};
       c[e.details.check as string] = e.type === "check-failing" ? "failing" : "passing";
       checks.set(e.member, c);
       return;
+    }
+    // As the member table does: member-joined sets the checks, member-up when it carries them.
+    const carried = e.details.checks;
+    if ((e.type === "member-joined" || e.type === "member-up") && typeof carried === "object" && carried) {
+      checks.set(e.member, { ...(carried as Record<string, CheckState>) });
     }
     const s: Record<"member-joined" | "member-up" | "member-down" | "member-left", MemberStatus> = {
       "member-joined": "up",
@@ -50,6 +56,7 @@ function setup(timeout = 1500) {
   return {
     tracker,
     view,
+    checks,
     proposed,
     advance: (ms: number) => {
       now += ms;
@@ -232,4 +239,108 @@ test("a registration whose check states differ from the committed ones proposes 
     s.proposed.map((e) => e.type),
     ["member-joined", "check-failing", "check-passing"],
   );
+});
+
+/** The proposals as `type member check` strings. */
+const short = (ps: readonly MemberEventProposal[]) =>
+  ps.map((e) => [e.type, e.member, e.details.check].filter((x) => x !== undefined).join(" "));
+
+test("an agent restart while up: a registration with checks pending that are settled in the view re-joins with them", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader(2);
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "pending", disk: "pending" } });
+  await flush();
+  t.deepEqual(s.proposed[0]?.details.checks, { nginx: "pending", disk: "pending" });
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused");
+  s.tracker.checkReported("web1", "disk", "passing", "ok");
+  await flush();
+  t.deepEqual(s.checks.get("web1"), { nginx: "failing", disk: "passing" });
+
+  // The agent restarts (the member stays up) and registers before running its checks.
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "pending", disk: "pending" } });
+  await flush();
+  t.deepEqual(s.proposed[3], {
+    type: "member-joined",
+    member: "web1",
+    details: { address: "10.0.0.1:4", services: ["web"], checks: { nginx: "pending", disk: "pending" } },
+  });
+  t.deepEqual(s.checks.get("web1"), { nginx: "pending", disk: "pending" });
+  // Heartbeats while pending change nothing; each check's first verdict is committed.
+  s.tracker.heard("web1");
+  s.tracker.checkReported("web1", "nginx", "failing", "connection refused");
+  await flush();
+  // A reconnect (a new leader, a broken stream) that reports the same states proposes nothing.
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "failing", disk: "pending" } });
+  s.tracker.heard("web1");
+  await flush();
+  t.deepEqual(short(s.proposed), [
+    "member-joined web1",
+    "check-failing web1 nginx",
+    "check-passing web1 disk",
+    "member-joined web1",
+    "check-failing web1 nginx",
+  ]);
+  t.deepEqual(s.checks.get("web1"), { nginx: "failing", disk: "pending" });
+});
+
+test("a down member that comes back brings the check states it registered with in member-up", async (t) => {
+  const s = setup(1500);
+  s.tracker.becameLeader(2);
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "pending" } });
+  s.tracker.checkReported("web1", "nginx", "passing", "200");
+  await flush();
+  s.advance(1600);
+  s.tracker.tick();
+  await flush();
+  t.is(s.view.get("web1"), "down");
+  t.deepEqual(s.checks.get("web1"), { nginx: "passing" });
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "pending" } });
+  await flush();
+  t.deepEqual(s.proposed.at(-1), {
+    type: "member-up",
+    member: "web1",
+    details: { checks: { nginx: "pending" } },
+  });
+  t.deepEqual(s.checks.get("web1"), { nginx: "pending" });
+  t.deepEqual(short(s.proposed), [
+    "member-joined web1",
+    "check-passing web1 nginx",
+    "member-down web1",
+    "member-up web1",
+  ]);
+});
+
+test("a report that settles a check while its re-join is in flight is proposed after it, and the view ends with it", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader(2);
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "passing" } });
+  await flush();
+  s.hold();
+  s.tracker.registered({ ...reg("web1"), checks: { nginx: "pending" } }); // restarted
+  s.tracker.checkReported("web1", "nginx", "failing", "refused"); // before the re-join commits
+  t.deepEqual(short(s.proposed), ["member-joined web1", "member-joined web1", "check-failing web1 nginx"]);
+  t.deepEqual(s.proposed[1]?.details.checks, { nginx: "pending" });
+  t.deepEqual(s.proposed[2]?.details, { check: "nginx", detail: "refused" });
+  await s.release(); // committed in the order proposed
+  await flush();
+  t.deepEqual(s.checks.get("web1"), { nginx: "failing" });
+  s.tracker.heard("web1");
+  await flush();
+  t.is(s.proposed.length, 3, "the view agrees with the member: nothing more");
+});
+
+test("a check the view does not know yet is committed when it first settles, never while pending", async (t) => {
+  const s = setup();
+  s.tracker.becameLeader(2);
+  s.tracker.registered(reg("web1"));
+  await flush();
+  // A cluster-wide check starts on the member: pending, then passing.
+  s.tracker.checkReported("web1", "port", "pending", "");
+  s.tracker.heard("web1");
+  await flush();
+  t.deepEqual(short(s.proposed), ["member-joined web1"]);
+  s.tracker.checkReported("web1", "port", "passing", "127.0.0.1:80 accepts");
+  await flush();
+  t.deepEqual(short(s.proposed), ["member-joined web1", "check-passing web1 port"]);
+  t.deepEqual(s.checks.get("web1"), { port: "passing" });
 });

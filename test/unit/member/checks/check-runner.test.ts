@@ -176,10 +176,10 @@ test("the runner flips to failing only after `fall` failures and back after `ris
     check: { ...common, fall: 3, rise: 2, type: "file_exists", path },
     onChange: (state) => changes.push(state),
   });
-  t.is(runner.state, "passing"); // the documented initial state
+  t.is(runner.state, "pending"); // the documented initial state
   for (let i = 0; i < 2; i++) {
     t.false((await runner.runOnce()).ok);
-    t.is(runner.state, "passing");
+    t.is(runner.state, "pending");
   }
   t.deepEqual(changes, []);
   await runner.runOnce();
@@ -205,6 +205,60 @@ test("the runner flips to failing only after `fall` failures and back after `ris
   await runner.runOnce();
   t.is(runner.state, "passing");
   t.deepEqual(changes, ["failing", "passing"]);
+});
+
+test("a fresh runner is pending until it first reaches `rise` passes or `fall` failures", async (t) => {
+  const dir = tempDir();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "flag");
+  const fresh = () => {
+    const changes: CheckState[] = [];
+    const runner = new CheckRunner({
+      check: { ...common, fall: 3, rise: 2, type: "file_exists", path },
+      onChange: (state) => changes.push(state),
+    });
+    return { runner, changes };
+  };
+
+  // A healthy check: pending after one pass, passing after `rise` (2), reported once.
+  writeFileSync(path, "");
+  const up = fresh();
+  t.is(up.runner.state, "pending");
+  t.true((await up.runner.runOnce()).ok);
+  t.is(up.runner.state, "pending");
+  t.deepEqual(up.changes, []);
+  await up.runner.runOnce();
+  t.is(up.runner.state, "passing");
+  t.deepEqual(up.changes, ["passing"]);
+
+  // A broken one: pending through `fall` - 1 failures, then failing (never passing first).
+  rmSync(path);
+  const down = fresh();
+  for (let i = 0; i < 2; i++) {
+    t.false((await down.runner.runOnce()).ok);
+    t.is(down.runner.state, "pending");
+  }
+  await down.runner.runOnce();
+  t.is(down.runner.state, "failing");
+  t.deepEqual(down.changes, ["failing"]);
+
+  // A flapping one completes neither streak: it stays pending and reports nothing.
+  const flapping = fresh();
+  for (let i = 0; i < 6; i++) {
+    if (i % 2 === 0) writeFileSync(path, "");
+    else rmSync(path);
+    await flapping.runner.runOnce();
+    t.is(flapping.runner.state, "pending");
+  }
+  t.deepEqual(flapping.changes, []);
+  t.is(flapping.runner.completedRuns, 6);
+
+  // Leaving pending is for good: failures below `fall` after passing change nothing.
+  rmSync(path, { force: true });
+  await up.runner.runOnce();
+  await up.runner.runOnce();
+  t.is(up.runner.state, "passing");
+  t.deepEqual(up.changes, ["passing"]);
 });
 
 /** A runner over a file_exists check whose action appends a line to `count`. */
