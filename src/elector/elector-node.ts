@@ -19,14 +19,17 @@ import {
   NotLeaderError,
   type RaftStatus,
   RawNode,
-  type ReadState,
   type Rng,
 } from "../../raft/index.ts";
 import { type Command, encodeCommand, validateCommand } from "../coordinator/commands.ts";
 import type { LogStore } from "../storage/log-store.ts";
 import type { PeerTransport, PeerTransportEvents } from "../transport/peer-transport.ts";
 import type { ApplyOutcome, CoordinatorState } from "../coordinator/state-machine.ts";
-import { NodeStoppedError, ProposalDroppedError, RequestTimeoutError } from "./node-errors.ts";
+import { NodeStoppedError, ProposalDroppedError } from "./node-errors.ts";
+import { type PeerContact, PeerContactLog } from "./peer-contact.ts";
+import { ReadBarriers } from "./read-barriers.ts";
+
+export type { PeerContact } from "./peer-contact.ts";
 import { observeApply, observeCommit, secondsBetween } from "../status/latency.ts";
 
 /** Timer seam, so tests can drive time by hand. */
@@ -73,32 +76,12 @@ export interface ElectorNodeOptions {
   now?: () => number;
 }
 
-/**
- * What this node knows of its peers' liveness (the status' `reachable`, control-node.ts):
- * durations on its monotonic clock, so the reader needs no clock of its own.
- */
-export interface PeerContact {
-  /** Milliseconds since a message from each peer last arrived; a peer never heard from is absent. */
-  readonly sinceHeardMs: ReadonlyMap<NodeId, number>;
-  /** Milliseconds since this node became the leader; null when it does not lead. */
-  readonly leadingForMs: number | null;
-  /** The election timeout in milliseconds. */
-  readonly electionTimeoutMs: number;
-}
-
 interface ProposalWaiter {
   term: number;
   /** When it was proposed (the `now` clock), for the commit latency. */
   proposedAt: number;
   resolve: (o: ApplyOutcome) => void;
   reject: (e: Error) => void;
-}
-
-interface ReadWaiter {
-  index: number | null;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
 }
 
 /** One elector: Raft, durable storage, peer transport and the state machine, driven together. */
@@ -112,8 +95,7 @@ export class ElectorNode {
   private failed = false;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly proposals = new Map<number, ProposalWaiter>();
-  private readonly reads = new Map<string, ReadWaiter>();
-  private readSeq = 0;
+  private readonly reads: ReadBarriers;
   /** Addresses of electors added by uncommitted (or committed) membership changes in our log. */
   private readonly logAddresses = new Map<NodeId, string>();
   private lastLeader: NodeId | null = null;
@@ -121,14 +103,13 @@ export class ElectorNode {
   private readonly leaderListeners = new Set<(leader: NodeId | null, term: number) => void>();
   private readonly applyListeners = new Set<(entry: Entry, outcome: ApplyOutcome) => void>();
   private readonly now: () => number;
-  /** When a message from each peer last arrived (the `now` clock). */
-  private readonly heardAt = new Map<NodeId, number>();
-  /** When this node last became the leader (the `now` clock); null while it does not lead. */
-  private leadingSince: number | null = null;
+  private readonly contact: PeerContactLog;
 
   constructor(private readonly o: ElectorNodeOptions) {
     this.id = o.id;
     this.now = o.now ?? (() => performance.now());
+    this.reads = new ReadBarriers(this.id, (ctx) => this.raw.readIndex(ctx));
+    this.contact = new PeerContactLog(this.now, o.tickMs * o.electionTicks);
     this.snapshotEntries = o.snapshotEntries ?? 10_000;
     const snap = o.store.snapshot();
     o.state.restore(snap.meta.index, snap.data);
@@ -174,11 +155,7 @@ export class ElectorNode {
     await this.loopDone;
     for (const w of this.proposals.values()) w.reject(new NodeStoppedError());
     this.proposals.clear();
-    for (const r of this.reads.values()) {
-      clearTimeout(r.timer);
-      r.reject(new NodeStoppedError());
-    }
-    this.reads.clear();
+    this.reads.stop();
     await this.transport.close();
   }
 
@@ -221,16 +198,7 @@ export class ElectorNode {
    * how long it has led: what its status may say about who is reachable.
    */
   peerContact(): PeerContact {
-    const now = this.now();
-    const sinceHeardMs = new Map<NodeId, number>();
-    for (const [id, at] of this.heardAt) sinceHeardMs.set(id, now - at);
-    const leading = this.raw.status().role === "leader";
-    return {
-      sinceHeardMs,
-      // Leading, but the Ready that says so not handled yet: it has just begun.
-      leadingForMs: leading ? now - (this.leadingSince ?? now) : null,
-      electionTimeoutMs: this.o.tickMs * this.o.electionTicks,
-    };
+    return this.contact.snapshot(this.raw.status().role === "leader");
   }
 
   /** The leader this node knows of. */
@@ -295,15 +263,7 @@ export class ElectorNode {
    */
   linearizableBarrier(timeoutMs: number): Promise<void> {
     if (this.stopped) return Promise.reject(new NodeStoppedError());
-    const ctx = `${this.id}-${++this.readSeq}`;
-    this.raw.readIndex(ctx);
-    const p = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(ctx);
-        reject(new RequestTimeoutError(`the leader did not confirm a read within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.reads.set(ctx, { index: null, resolve, reject, timer });
-    });
+    const p = this.reads.wait(timeoutMs);
     this.schedule();
     return p;
   }
@@ -328,7 +288,7 @@ export class ElectorNode {
 
   private onMessage(m: Message): void {
     if (this.stopped) return;
-    this.heardAt.set(m.from, this.now());
+    this.contact.heard(m.from);
     try {
       this.raw.step(m);
     } catch (e) {
@@ -406,7 +366,7 @@ export class ElectorNode {
     for (const e of rd.committedEntries) {
       if (this.applyEntry(e)) confChanged = true;
     }
-    for (const rs of rd.readStates) this.onReadState(rs);
+    for (const rs of rd.readStates) this.reads.confirmed(rs, this.o.state.applied);
     // 4. Advance.
     this.raw.advance();
     if (confChanged) this.updatePeers();
@@ -452,58 +412,21 @@ export class ElectorNode {
         w.resolve(outcome);
       } else w.reject(new ProposalDroppedError(e.index));
     }
-    this.releaseReads();
+    this.reads.release(this.o.state.applied);
     return outcome.kind === "conf";
-  }
-
-  private onReadState(rs: ReadState): void {
-    const r = this.reads.get(rs.context);
-    if (!r) return;
-    r.index = rs.index;
-    this.releaseReads();
-  }
-
-  private releaseReads(): void {
-    if (this.reads.size === 0) return;
-    const applied = this.o.state.applied;
-    for (const [ctx, r] of this.reads) {
-      if (r.index !== null && r.index <= applied) {
-        this.reads.delete(ctx);
-        clearTimeout(r.timer);
-        r.resolve();
-      }
-    }
   }
 
   private onSoftState(): void {
     const s = this.raw.status();
     if (s.leader !== this.lastLeader) {
       this.lastLeader = s.leader;
-      this.leadingSince = s.leader === this.id ? this.now() : null;
+      this.contact.leaderChanged(s.leader === this.id);
       this.o.logger.info({ leader: s.leader, term: s.term, role: s.role }, "leader changed");
       for (const l of this.leaderListeners) l(s.leader, s.term);
-      this.reissueReads();
+      this.reads.reissue();
     }
     // Proposals made to us as leader that can no longer commit through us fail fast when a
     // newer leader overwrites them (applyEntry).
-  }
-
-  /**
-   * Reads not yet confirmed were asked of a leader that is gone (it will never answer):
-   * ask the new one, under new contexts, so a client's read survives a failover.
-   */
-  private reissueReads(): void {
-    for (const [ctx, r] of [...this.reads]) {
-      if (r.index !== null) continue;
-      const next = `${this.id}-${++this.readSeq}`;
-      try {
-        this.raw.readIndex(next);
-      } catch {
-        continue; // no leader yet: the next leader change tries again
-      }
-      this.reads.delete(ctx);
-      this.reads.set(next, r);
-    }
   }
 
   /** Tell the transport whom to talk to: every voter and learner, and the leader, except us. */

@@ -3,7 +3,7 @@
  * as a child process: a member-down of web2 (event 42, fence 3:57), with overrides.
  */
 
-/** The ten contract variables for a member-down of web2, with `overrides` applied. */
+/** The twelve contract variables for a member-down of web2, with `overrides` applied. */
 export function memberDownEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     CONCLAVE_EVENT: "member-down",
@@ -16,6 +16,8 @@ export function memberDownEnv(overrides: Record<string, string> = {}): Record<st
     CONCLAVE_MEMBER_ADDRESS: "10.0.0.2:7400",
     CONCLAVE_SERVICE: "",
     CONCLAVE_CLUSTER: "test-cluster",
+    CONCLAVE_COVERS: "42",
+    CONCLAVE_DRY_RUN: "",
     ...overrides,
   };
 }
