@@ -2,9 +2,10 @@
  * Multi-process, the handler lease: a leader paused with SIGSTOP in the middle of a handler run
  * (longer than the next leader's wait) must not let its run overlap the next leader's attempt
  * 2. The handler (test/support/handler-stamps.ts) writes boot-clock stamps every 20 ms: attempt 2's first stamp must come after attempt 1's last, and attempt 1 never ends
- * by itself (its lease watchdog killed it). The figures (L, the wait, the gap) are logged.
+ * by itself (its lease watchdog killed it). A leader killed outright closes the watchdog's
+ * control pipe, which kills the run at once. The figures (L, the wait, the gap) are logged.
  */
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { handlerLeaseMs, handlerRerunWaitMs } from "../../src/contract/handler-lease.ts";
 import { eventsAfter as events, until } from "../support/cluster-wait.ts";
 import { attemptGap, firstAttemptTicking, writeStampHandler } from "../support/handler-stamps.ts";
@@ -12,7 +13,18 @@ import { ProcessCluster } from "../support/process-cluster.ts";
 
 const ELECTION_MS = 1000;
 
-test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only after attempt 1 was killed", async (t) => {
+/** The run's fault on the leader: paused past the next leader's wait, or killed outright. */
+type LeaderFault = "pause" | "kill";
+
+test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only after attempt 1 was killed", (t) =>
+  leaderFaultDuringRun(t, "pause"),
+);
+
+test.serial("kill -9 of the leader during a handler run: its watchdog sees the pipe close and kills attempt 1 before attempt 2", (t) =>
+  leaderFaultDuringRun(t, "kill"),
+);
+
+async function leaderFaultDuringRun(t: ExecutionContext, fault: LeaderFault): Promise<void> {
   const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" });
   t.teardown(() => c.destroy());
   const { handler: h, log } = writeStampHandler(c.dir, "m1");
@@ -28,7 +40,8 @@ test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only a
 
   await c.kill("m1");
   await until("attempt 1 running", async () => (firstAttemptTicking(log) ? true : undefined));
-  c.signal(leader, "SIGSTOP");
+  if (fault === "pause") c.signal(leader, "SIGSTOP");
+  else await c.kill(leader);
   const ok = await until(
     "attempt 2 succeeded on the next leader",
     async () => (await events(api)).find((e) => e.type === "handler-succeeded"),
@@ -36,13 +49,13 @@ test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only a
   );
   // Resume the old leader only after attempt 2 is done: it must record nothing more, and its
   // (long dead) run must not come back.
-  c.signal(leader, "SIGCONT");
+  if (fault === "pause") c.signal(leader, "SIGCONT");
   t.is(ok.details.attempt, 2);
   const { lastOfFirst, firstOfSecond, firstEnded } = attemptGap(log);
   t.true(lastOfFirst < firstOfSecond, "attempt 1 was still running when attempt 2 started");
   t.false(firstEnded, "attempt 1 was killed by its lease watchdog");
   t.log(
-    `lease L = ${handlerLeaseMs(ELECTION_MS)} ms, new leader's wait = ${handlerRerunWaitMs(ELECTION_MS)} ms,` +
+    `${fault}: lease L = ${handlerLeaseMs(ELECTION_MS)} ms, new leader's wait = ${handlerRerunWaitMs(ELECTION_MS)} ms,` +
       ` gap from attempt 1's last stamp to attempt 2's first = ${(firstOfSecond - lastOfFirst) * 10} ms`,
   );
   // A later event through the same path shows the resumed old leader recorded nothing: m2's
@@ -60,4 +73,4 @@ test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only a
     [1, 2],
   );
   t.is(evs.filter((e) => e.type === "handler-succeeded" && e.details.event === down1.id).length, 1);
-});
+}
