@@ -28,6 +28,7 @@ import { MasterKeeper } from "./leader/master-keeper.ts";
 import { MemberTracker } from "./leader/member-tracker.ts";
 import { memberView } from "../coordinator/member-view.ts";
 import { type ElectorSnapshot, RECENT_EVENTS, statusView } from "../status/node-view.ts";
+import { observeHandlerRun } from "../status/latency.ts";
 import { CoordinatorState } from "../coordinator/state-machine.ts";
 
 /** Cluster name sent with every peer message (a later config key may set it). */
@@ -145,6 +146,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     state,
     electionTimeoutMs: config.timing.electionTimeoutMs,
     confirmLeadership: () => node.confirmLeadership(config.timing.electionTimeoutMs),
+    onRunEnded: (r) => observeHandlerRun(r.handler, r.outcome, r.durationMs / 1000),
     logger,
     propose: commitEvent,
   });

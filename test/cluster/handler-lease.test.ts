@@ -5,6 +5,7 @@
  * by itself (its lease watchdog killed it). A leader killed outright closes the watchdog's
  * control pipe, which kills the run at once. The figures (L, the wait, the gap) are logged.
  */
+import { readFileSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
 import { handlerLeaseMs, handlerRerunWaitMs } from "../../src/contract/handler-lease.ts";
 import { eventsAfter as events, until } from "../support/cluster-wait.ts";
@@ -16,16 +17,22 @@ const ELECTION_MS = 1000;
 /** The run's fault on the leader: paused past the next leader's wait, or killed outright. */
 type LeaderFault = "pause" | "kill";
 
-test.serial("SIGSTOP of the leader during a handler run: attempt 2 starts only after attempt 1 was killed", (t) =>
-  leaderFaultDuringRun(t, "pause"),
+test.serial(
+  "SIGSTOP of the leader during a handler run: attempt 2 starts only after attempt 1 was killed",
+  (t) => leaderFaultDuringRun(t, "pause"),
 );
 
-test.serial("kill -9 of the leader during a handler run: its watchdog sees the pipe close and kills attempt 1 before attempt 2", (t) =>
-  leaderFaultDuringRun(t, "kill"),
+test.serial(
+  "kill -9 of the leader during a handler run: its watchdog sees the pipe close and kills attempt 1 before attempt 2",
+  (t) => leaderFaultDuringRun(t, "kill"),
 );
 
 async function leaderFaultDuringRun(t: ExecutionContext, fault: LeaderFault): Promise<void> {
-  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" });
+  const c = await ProcessCluster.create({
+    names: ["e1", "e2", "e3"],
+    members: ["m1", "m2"],
+    logLevel: "warn",
+  });
   t.teardown(() => c.destroy());
   const { handler: h, log } = writeStampHandler(c.dir, "m1");
   c.setElectorExtra(`handlers:\n  - name: slow\n    on: [member-down]\n    run: ${h}\n    timeout: 30s\n`);
@@ -44,14 +51,28 @@ async function leaderFaultDuringRun(t: ExecutionContext, fault: LeaderFault): Pr
   else await c.kill(leader);
   const ok = await until(
     "attempt 2 succeeded on the next leader",
-    async () => (await events(api)).find((e) => e.type === "handler-succeeded"),
+    async () => {
+      // m1's pair: another member declared down meanwhile has runs of its own.
+      const evs = await events(api);
+      const down = evs.find((e) => e.type === "member-down" && e.member === "m1");
+      return evs.find((e) => e.type === "handler-succeeded" && e.details.event === down?.id);
+    },
     30_000,
   );
   // Resume the old leader only after attempt 2 is done: it must record nothing more, and its
   // (long dead) run must not come back.
   if (fault === "pause") c.signal(leader, "SIGCONT");
   t.is(ok.details.attempt, 2);
-  const { lastOfFirst, firstOfSecond, firstEnded } = attemptGap(log);
+  const { lastOfFirst, firstOfSecond, firstEnded } = attemptGap(log, Number(ok.details.event));
+  if (!(lastOfFirst < firstOfSecond) || firstEnded) {
+    // What happened, for the failure below: the log and the handler's stamps.
+    t.log(
+      (await events(api))
+        .map((e) => `${e.id} ${e.type} ${e.member ?? ""} ${JSON.stringify(e.details)}`)
+        .join("\n"),
+    );
+    t.log(readFileSync(log, "utf8"));
+  }
   t.true(lastOfFirst < firstOfSecond, "attempt 1 was still running when attempt 2 started");
   t.false(firstEnded, "attempt 1 was killed by its lease watchdog");
   t.log(
@@ -61,15 +82,23 @@ async function leaderFaultDuringRun(t: ExecutionContext, fault: LeaderFault): Pr
   // A later event through the same path shows the resumed old leader recorded nothing: m2's
   // run is attempt 1 and the log holds exactly two starts for m1's event.
   await c.kill("m2");
-  await until("m2's handler-succeeded", async () => {
-    const evs = await events(api);
-    const down2 = evs.find((e) => e.type === "member-down" && e.member === "m2");
-    return down2 && evs.some((e) => e.type === "handler-succeeded" && e.details.event === down2.id) ? true : undefined;
-  }, 30_000);
+  await until(
+    "m2's handler-succeeded",
+    async () => {
+      const evs = await events(api);
+      const down2 = evs.find((e) => e.type === "member-down" && e.member === "m2");
+      return down2 && evs.some((e) => e.type === "handler-succeeded" && e.details.event === down2.id)
+        ? true
+        : undefined;
+    },
+    30_000,
+  );
   const evs = await events(api);
   const down1 = evs.find((e) => e.type === "member-down" && e.member === "m1")!;
   t.deepEqual(
-    evs.filter((e) => e.type === "handler-started" && e.details.event === down1.id).map((e) => e.details.attempt),
+    evs
+      .filter((e) => e.type === "handler-started" && e.details.event === down1.id)
+      .map((e) => e.details.attempt),
     [1, 2],
   );
   t.is(evs.filter((e) => e.type === "handler-succeeded" && e.details.event === down1.id).length, 1);

@@ -36,6 +36,7 @@ import { bootDeadlineCs, renewalLine } from "../../process/lease-watchdog.ts";
 import type { ProcessRun } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
+import { handlerRunOutcome, type HandlerRunOutcome } from "../../status/latency.ts";
 import type { CommitEvent, UnstampedEvent } from "../event-stamp.ts";
 import { outcomeDetails, startHandlerAttempt } from "./handler-attempt.ts";
 import { HandlerLane, type LaneItem } from "./handler-lane.ts";
@@ -67,7 +68,7 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 export interface RunEnded {
   readonly handler: string;
   /** `succeeded` for exit 0, otherwise how it failed. */
-  readonly outcome: "succeeded" | "failed" | "timeout" | "killed" | "spawn-failed";
+  readonly outcome: HandlerRunOutcome;
   readonly durationMs: number;
 }
 
@@ -274,7 +275,7 @@ export class HandlerRunner implements LeaderRole {
       const ok = outcome.kind === "exited" && outcome.code === 0;
       this.o.onRunEnded?.({
         handler: h.name,
-        outcome: ok ? "succeeded" : outcome.kind === "exited" ? "failed" : outcome.kind,
+        outcome: handlerRunOutcome(outcome),
         durationMs: outcome.durationMs,
       });
       const details = outcomeDetails(outcome);

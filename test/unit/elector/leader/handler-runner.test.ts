@@ -129,6 +129,7 @@ test("a leadership loss kills the running handler at once and records nothing of
   // proposed anything (an outcome, or a retry's handler-started), it would be proposed now.
   t.is(s.node.proposals.length, 1);
   t.deepEqual(s.clock.dueIn(), [], "no retry is scheduled");
+  t.deepEqual(s.ended, [], "a run killed for a lost leadership is not observed by this node");
 
   // The later event: this node leads again (term 3) and, after the step-down bound, runs
   // attempt 2. Between the two starts the log holds no outcome of attempt 1.
@@ -140,6 +141,7 @@ test("a leadership loss kills the running handler at once and records nothing of
   p2.end(0);
   await outcomeOf(s, "handler-succeeded", 2);
   t.deepEqual(s.handlerTypes(), ["handler-started", "handler-started", "handler-succeeded"]);
+  t.like(s.ended, [{ handler: "notify", outcome: "succeeded" }]);
   t.deepEqual(
     s.about("handler-started", down.id).map((e) => [e.term, e.details.attempt]),
     [
@@ -243,6 +245,12 @@ test("failed attempts are retried after 1 × then 2 × the base delay; when retr
   t.deepEqual(s.handlerTypes(), ["handler-started", "handler-started", "handler-started", "handler-failed"]);
   t.deepEqual(s.clock.dueIn(), []);
   t.is(s.node.state.handlerRuns.get(down.id, "notify")?.outcome, "failed");
+  // Each attempt is one observation of the run-duration histogram, by how it ended.
+  t.deepEqual(s.ended, [
+    { handler: "notify", outcome: "failed", durationMs: 30 },
+    { handler: "notify", outcome: "failed", durationMs: 0 },
+    { handler: "notify", outcome: "failed", durationMs: 0 },
+  ]);
 });
 
 test("the retry delay doubles up to its cap", async (t) => {

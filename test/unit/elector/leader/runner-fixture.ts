@@ -13,7 +13,7 @@ import {
 import { HANDLER_DEFAULTS, type HandlerConfig } from "../../../../src/config/node-config.ts";
 import type { Event } from "../../../../src/contract/events.ts";
 import { eventCommitter } from "../../../../src/elector/event-stamp.ts";
-import { HandlerRunner } from "../../../../src/elector/leader/handler-runner.ts";
+import { HandlerRunner, type RunEnded } from "../../../../src/elector/leader/handler-runner.ts";
 import { FakeNode, FakeSpawner, FIXED_TIME, ManualClock } from "../fakes.ts";
 
 export const ELECTION_MS = 1000;
@@ -45,6 +45,8 @@ export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = 
   /** Quorum confirmations asked for; each is answered by the test (or by `autoConfirm`). */
   const confirms: { askedAt: number; resolve: (t: number) => void; reject: (e: Error) => void }[] = [];
   let autoConfirm = true;
+  /** Every run the runner reported ended (what the elector turns into the run-duration histogram). */
+  const ended: RunEnded[] = [];
   const runner = new HandlerRunner({
     self: "a",
     cluster: "test-cluster",
@@ -63,6 +65,7 @@ export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = 
     bootDeadline: (ms) => bootCs(clock.now() + ms),
     ...(o.retryBaseMs !== undefined ? { retryBaseMs: o.retryBaseMs } : {}),
     spawner,
+    onRunEnded: (r) => ended.push(r),
     logger: pino({ level: "silent" }),
   });
   // As the elector does: every committed event goes to the runner.
@@ -82,7 +85,7 @@ export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = 
   /** The handler-* event types in commit order. */
   const handlerTypes = () => node.events.map((e) => e.type).filter((t) => t.startsWith("handler-"));
   const holdConfirmations = () => (autoConfirm = false);
-  return { node, clock, spawner, runner, join, down, about, handlerTypes, confirms, holdConfirmations };
+  return { node, clock, spawner, runner, join, down, about, handlerTypes, confirms, holdConfirmations, ended };
 }
 
 export const outcomeOf = (
