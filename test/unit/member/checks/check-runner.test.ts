@@ -1,5 +1,5 @@
 /**
- * Local checks (src/member/checks/: check-probes.ts, check-runner.ts) against DESIGN.md's
+ * Local checks (src/member/checks/: check-probes.ts, check-runner.ts) against docs/checks.md's
  * `checks:` section, with real resources: temp files, a real `sleep` process found through
  * /proc, a local http server, a TCP port and real commands through /bin/sh. Each type is shown
  * to pass and to fail. The runner's fall / rise hysteresis and the once-per-streak action
