@@ -21,6 +21,12 @@ NODE is a node name as in cluster.electors, optionally with the addresses other 
 dial it at, as IP addresses or DNS names, comma-separated:
   web1    web1=10.0.0.1    web1:10.0.0.1    web1=10.0.0.1,web1.example.com
 
+Prefix it with ROLES/ (comma-separated: elector, member, operator, reader) to name the
+holder's roles in URI SANs conclave://ROLE/NAME (docs/security.md). Electors with
+cluster.auth take a certificate's identity over any token:
+  elector/e1=10.0.0.1    elector,member/web1=10.0.0.1    member/app1    operator/alice
+An operator or reader certificate (for the CLI) is valid as a TLS client only.
+
 Options:
   --force    replace an existing CA (and node files) in OUT_DIR; every node then needs
              its new certificate, since old ones no longer chain to the CA
@@ -81,8 +87,22 @@ shift
 # Parse every NODE argument before touching any file.
 names=()
 sans=()
+usages=()
 is_ip() { [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || "$1" == *:* ]]; }
 for arg in "$@"; do
+  roles=""
+  spec=$arg
+  if [[ "$arg" == */* ]]; then
+    roles=${arg%%/*} arg=${arg#*/}
+    [ -n "$roles" ] || bad_usage "empty roles in '$spec'"
+    IFS=, read -r -a role_list <<<"$roles"
+    for r in "${role_list[@]}"; do
+      case "$r" in
+        elector | member | operator | reader) ;;
+        *) bad_usage "'$r' in '$spec' is not a role (elector, member, operator, reader)" ;;
+      esac
+    done
+  fi
   if [[ "$arg" == *=* ]]; then
     name=${arg%%=*} addrs=${arg#*=}
   elif [[ "$arg" == *:* ]]; then
@@ -110,8 +130,15 @@ for arg in "$@"; do
       fi
     done
   fi
+  usage=serverAuth,clientAuth
+  if [ -n "$roles" ]; then
+    # A node (elector or member) also serves; an operator's or reader's key only calls.
+    [[ ",$roles," == *,elector,* || ",$roles," == *,member,* ]] || usage=clientAuth
+    for r in "${role_list[@]}"; do san="$san,URI:conclave://$r/$name"; done
+  fi
   names+=("$name")
   sans+=("$san")
+  usages+=("$usage")
 done
 
 command -v openssl >/dev/null 2>&1 || die "openssl is not installed"
@@ -176,7 +203,7 @@ for i in "${!names[@]}"; do
   cat >"$work/$name.ext" <<EOF
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
+extendedKeyUsage=${usages[$i]}
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 subjectAltName=$san

@@ -5,6 +5,7 @@
  * (member-left), an elector finishes the Ready in progress and closes its data dir.
  */
 import pino from "pino";
+import { LEGACY_TOKEN_WARNING } from "./auth/node-credentials.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { loadConfig } from "./config/load-config.ts";
 import type { Config } from "./config/node-config.ts";
@@ -26,6 +27,8 @@ export async function runAgent(configFile: string): Promise<number> {
     throw e;
   }
   const logger = pino({ level: process.env.CONCLAVE_LOG_LEVEL ?? "info", base: { node: config.name } });
+  // Loud on every start until the node moves to role tokens: the shared token is every role.
+  if (config.cluster.credentials.legacy) logger.warn(LEGACY_TOKEN_WARNING);
   const stops: (() => Promise<void>)[] = [];
   const view: NodeViewSource = { node: config.name };
   if (config.roles.elector) {

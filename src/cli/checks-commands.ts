@@ -1,13 +1,18 @@
 /**
  * `conclave checks apply/list/test`: the cluster-wide check definitions. `apply` validates a
- * checks file and distributes it, `list` shows what is in force, and `test` runs a file's
- * checks once, here, with no actions. A bad checks file is bad usage (exit 2).
+ * checks file and distributes it, `list` shows what is in force and, per member, what it
+ * refuses to run (`command` checks and `action`s, unless its config sets
+ * `allow_remote_commands: true`), and `test` runs a file's checks once, here, with no
+ * actions. A bad checks file is bad usage (exit 2).
  */
 import type { Command } from "commander";
 import { ConfigError } from "../config/config-error.ts";
 import type { CheckConfig } from "../config/node-config.ts";
 import { loadChecks, readChecksFile } from "../member/checks/check-file.ts";
 import { runCheckOnce } from "../member/checks/check-probes.ts";
+import { ALLOW_REMOTE_COMMANDS_KEY, judgeRemoteCheck } from "../member/checks/remote-command-policy.ts";
+import type { RefusedChecks } from "../contract/check-refusals.ts";
+import type { ChecksResponse } from "../control/control-types.ts";
 import { jsonLine, table } from "./output.ts";
 import { type ClientFlags, type CliContext, clientOptions, UsageError } from "./program.ts";
 
@@ -21,11 +26,41 @@ function parseChecksForCli(file: string): CheckConfig[] {
   }
 }
 
-/** The raw definitions of a valid checks file (what `checks apply` sends). */
-function readChecksForCli(file: string): unknown[] {
-  parseChecksForCli(file);
+/** A valid checks file: its raw definitions (what `checks apply` sends) and their validated form. */
+function readChecksForCli(file: string): { raw: unknown[]; defs: CheckConfig[] } {
+  const defs = parseChecksForCli(file);
   const raw = readChecksFile(file);
-  return Array.isArray(raw) ? raw : ((raw as { checks: unknown[] }).checks ?? []);
+  return { raw: Array.isArray(raw) ? raw : ((raw as { checks: unknown[] }).checks ?? []), defs };
+}
+
+/**
+ * The refusals of a checks answer by member (`{}` from an elector that predates them, whose
+ * answer has no `refused_json`).
+ */
+function refusedOf(r: ChecksResponse): Record<string, RefusedChecks> {
+  return r.refusedJson ? (JSON.parse(r.refusedJson) as Record<string, RefusedChecks>) : {};
+}
+
+/**
+ * What `checks apply` says on stderr about definitions a member refuses by default, so the
+ * operator learns it at once rather than from `checks list`; null when there is none.
+ */
+function remoteCommandNote(defs: readonly CheckConfig[]): string | null {
+  const names = defs.filter((d) => judgeRemoteCheck(d, false).kind === "refused").map((d) => d.name);
+  if (names.length === 0) return null;
+  return (
+    `note: ${names.join(", ")} run${names.length === 1 ? "s" : ""} a command (a command check or an action): ` +
+    `members refuse ${names.length === 1 ? "it" : "them"} unless their config sets ${ALLOW_REMOTE_COMMANDS_KEY}: true ` +
+    "(conclave checks list shows who refused what)"
+  );
+}
+
+/** `checks list`'s table of refusals, one row per member and check. */
+function refusedTable(refused: Record<string, RefusedChecks>): string {
+  const rows = Object.entries(refused).flatMap(([member, checks]) =>
+    Object.entries(checks).map(([check, reason]) => [member, check, reason]),
+  );
+  return rows.length === 0 ? "" : `\nrefused by members:\n${table([["MEMBER", "CHECK", "REASON"], ...rows])}`;
 }
 
 /** What `checks list` shows as a check's target: its path, URL, address or command. */
@@ -76,7 +111,9 @@ export function addChecksCommands(program: Command, cli: CliContext): void {
       .description("validate FILE (YAML/JSON, or gossipcheck's JSON) and distribute it to every member")
       .argument("<file>"),
   ).action((file: string, flags: ClientFlags) => {
-    const list = readChecksForCli(file);
+    const { raw: list, defs } = readChecksForCli(file);
+    const note = remoteCommandNote(defs);
+    if (note !== null) cli.io.err(`${note}\n`);
     cli.client(flags, async (api) => {
       const r = await api.checksApply(JSON.stringify(list));
       return flags.json
@@ -89,12 +126,13 @@ export function addChecksCommands(program: Command, cli: CliContext): void {
       cli.client(flags, async (api) => {
         const r = await api.checksList();
         const list = JSON.parse(r.checksJson) as Record<string, unknown>[];
-        if (flags.json) return { version: r.version, checks: list };
+        const refused = refusedOf(r);
+        if (flags.json) return { version: r.version, checks: list, refused };
         if (list.length === 0) return "no cluster-wide checks";
         return `version ${r.version}\n${table([
           ["NAME", "TYPE", "TARGET"],
           ...list.map((c) => [String(c.name), String(c.type), checkTarget(c)]),
-        ])}`;
+        ])}${refusedTable(refused)}`;
       }),
   );
   checks
@@ -104,6 +142,9 @@ export function addChecksCommands(program: Command, cli: CliContext): void {
     .option("--json", "machine-readable output")
     .action((file: string, flags: { json?: boolean }) => {
       const defs = parseChecksForCli(file);
+      // A dry run runs everything here, as the operator; say what members would refuse.
+      const note = remoteCommandNote(defs);
+      if (note !== null) cli.io.err(`${note}\n`);
       cli.finish(testChecks(cli, defs, flags.json === true));
     });
 }

@@ -17,6 +17,7 @@ import { addKvCommands } from "./kv-commands.ts";
 import { addMembersCommands } from "./members-commands.ts";
 import { CliContext, type CliIo, createProgram, runProgram } from "./program.ts";
 import { addStatusCommand } from "./status-command.ts";
+import { addTokenCommands } from "./token-commands.ts";
 
 export type { CliIo } from "./program.ts";
 
@@ -33,5 +34,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addEventsCommand(program, cli);
   addHandlersCommands(program, cli);
   addAuditCommands(program, cli);
+  addTokenCommands(program, cli);
   return runProgram(program, cli, argv);
 }

@@ -181,9 +181,9 @@ export function createProgram(io: CliIo): Command {
       "after",
       [
         "",
-        "Every command but agent, dev and checks test talks to an elector and takes:",
+        "Every command but agent, dev, token and checks test talks to an elector and takes:",
         `  --addr HOST:PORT   the elector (env CONCLAVE_ADDR, default ${DEFAULT_ADDR})`,
-        "  --token-file FILE  the cluster token (env CONCLAVE_TOKEN_FILE)",
+        "  --token-file FILE  an operator or reader token, or the cluster token (env CONCLAVE_TOKEN_FILE)",
         "  --tls-ca FILE --tls-cert FILE --tls-key FILE",
         "                     when the cluster uses TLS: its CA, a client certificate and key",
         "  --json             machine-readable output",

@@ -11,6 +11,8 @@ import { accessSync, constants, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fsReason } from "../fs-reason.ts";
 import type { EventType } from "../contract/events.ts";
+import { KeyFileError, readKeyFile } from "../auth/auth-keys.ts";
+import { resolveCredentials } from "../auth/node-credentials.ts";
 import { readTokenFile, TokenFileError } from "../rpc/cluster-token.ts";
 import { ConfigError, quote } from "./config-error.ts";
 import type { RawConfig } from "./config-schema.ts";
@@ -18,6 +20,7 @@ import { formatDuration } from "./duration.ts";
 import { isWildcardHost, splitHostPort } from "./host-port.ts";
 import { isRecord } from "./is-record.ts";
 import {
+  type AuthConfig,
   type ClusterConfig,
   CONFIG_KEYS,
   type Config,
@@ -55,6 +58,9 @@ export function applyConfigRules(p: RawConfig, raw: Record<string, unknown>, fil
   const checks = p.checks ?? [];
   uniqueNames(checks, "check", "checks", file);
   const { tokenFile, token } = readToken(p, base, fail);
+  const auth = readAuthKeys(p, base, fail);
+  const credentials = resolveCredentials({ name: p.name, roles, token, keys: auth?.keys ?? null });
+  if ("problem" in credentials) fail(credentials.key, credentials.problem);
   const tls = checkTlsFiles(p, base, fail);
   return {
     file: resolve(file),
@@ -64,11 +70,12 @@ export function applyConfigRules(p: RawConfig, raw: Record<string, unknown>, fil
     advertise: p.advertise ?? p.listen,
     http: p.http ?? null,
     dataDir: p.data_dir == null ? null : resolve(base, p.data_dir),
-    cluster: { electors: { ...p.cluster.electors }, join, tokenFile, token, tls },
+    cluster: { electors: { ...p.cluster.electors }, join, tokenFile, token, auth, credentials, tls },
     timing,
     handlers,
     checks,
     servicesDir: p.services_dir == null ? null : resolve(base, p.services_dir),
+    allowRemoteCommands: p.allow_remote_commands ?? false,
   };
 }
 
@@ -197,8 +204,9 @@ function checkHandlers(p: RawConfig, file: string, fail: Fail): readonly Handler
   return handlers;
 }
 
-/** Read `cluster.token_file` by the one token rule (`rpc/cluster-token.ts`). */
+/** Read `cluster.token_file`, when set, by the one token rule (`rpc/cluster-token.ts`). */
 function readToken(p: RawConfig, base: string, fail: Fail): Pick<ClusterConfig, "tokenFile" | "token"> {
+  if (p.cluster.token_file === undefined) return { tokenFile: null, token: null };
   const tokenFile = resolve(base, p.cluster.token_file);
   try {
     return { tokenFile, token: readTokenFile(tokenFile) };
@@ -206,6 +214,30 @@ function readToken(p: RawConfig, base: string, fail: Fail): Pick<ClusterConfig, 
     if (e instanceof TokenFileError) fail(CONFIG_KEYS["cluster.tokenFile"], e.problem);
     throw e;
   }
+}
+
+/** `cluster.auth`, when given: its three key files, read by the key rule (`auth/auth-keys.ts`). */
+function readAuthKeys(p: RawConfig, base: string, fail: Fail): AuthConfig | null {
+  const a = p.cluster.auth;
+  if (!a) return null;
+  const read = (key: "peerKeyFile" | "membersKeyFile" | "operatorsKeyFile", path: string) => {
+    const abs = resolve(base, path);
+    try {
+      return { abs, key: readKeyFile(abs) };
+    } catch (e) {
+      if (e instanceof KeyFileError) fail(CONFIG_KEYS[`cluster.auth.${key}`], e.problem);
+      throw e;
+    }
+  };
+  const peer = read("peerKeyFile", a.peer_key_file);
+  const members = read("membersKeyFile", a.members_key_file);
+  const operators = read("operatorsKeyFile", a.operators_key_file);
+  return {
+    peerKeyFile: peer.abs,
+    membersKeyFile: members.abs,
+    operatorsKeyFile: operators.abs,
+    keys: { peer: peer.key, members: members.key, operators: operators.key },
+  };
 }
 
 /** `cluster.tls`, when given: its three files exist and are readable; their absolute paths. */

@@ -28,6 +28,13 @@ const tlsFile = z.string({
 /** `cluster.tls`. */
 const tlsSchema = z.strictObject({ ca: tlsFile.min(1), cert: tlsFile.min(1), key: tlsFile.min(1) });
 
+/** `cluster.auth`: the key files of role tokens (src/auth/auth-keys.ts), on electors. */
+const authSchema = z.strictObject({
+  peer_key_file: nonEmpty,
+  members_key_file: nonEmpty,
+  operators_key_file: nonEmpty,
+});
+
 /** `cluster:`. */
 const clusterSchema = z.strictObject({
   electors: z.record(z.string(), hostPortSchema, {
@@ -37,8 +44,11 @@ const clusterSchema = z.strictObject({
         : undefined,
   }),
   join: z.boolean().optional(),
-  token_file: nonEmpty,
+  // Required unless cluster.auth is given (config-rules.ts): an elector with the keys derives
+  // its own tokens; a member-only node keeps its one token (member.NAME.MAC) here.
+  token_file: nonEmpty.optional(),
   tls: tlsSchema.nullish(),
+  auth: authSchema.nullish(),
 });
 
 /** `timing:`, each duration with its default. */
@@ -94,6 +104,7 @@ export const configSchema = z.strictObject({
   handlers: z.array(handlerSchema).nullish(),
   checks: z.array(checkSchema).nullish(),
   services_dir: nonEmpty.nullish(),
+  allow_remote_commands: z.boolean().nullish(),
 });
 
 /** A config file as {@link configSchema} parses it, before the rules across fields. */

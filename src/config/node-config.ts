@@ -9,6 +9,8 @@
  * checks are kept as written: checks may be distributed cluster-wide (`conclave checks apply`)
  * and run on other hosts.
  */
+import type { AuthKeys } from "../auth/auth-keys.ts";
+import type { NodeCredentials } from "../auth/node-credentials.ts";
 import type { EventType } from "../contract/events.ts";
 
 /** The roles a node may have (`roles:`). */
@@ -64,6 +66,14 @@ export interface TlsConfig {
   readonly key: string;
 }
 
+/** `cluster.auth`: absolute paths of the key files, and the keys (secrets) read at load. */
+export interface AuthConfig {
+  readonly peerKeyFile: string;
+  readonly membersKeyFile: string;
+  readonly operatorsKeyFile: string;
+  readonly keys: AuthKeys;
+}
+
 /** `cluster:`. */
 export interface ClusterConfig {
   /**
@@ -78,13 +88,18 @@ export interface ClusterConfig {
    * listed in `cluster.electors`. Only allowed on an elector; false when absent.
    */
   readonly join: boolean;
-  /** Absolute path of `cluster.token_file`. */
-  readonly tokenFile: string;
+  /** Absolute path of `cluster.token_file`, or null when not set (an elector with `auth`). */
+  readonly tokenFile: string | null;
   /**
-   * The shared secret read from `token_file` at load, whitespace trimmed. A secret: never log
-   * a {@link Config} as it is.
+   * The secret read from `token_file` at load, whitespace trimmed: the legacy shared token, or
+   * a member-only node's own member token; null when not set. A secret: never log a
+   * {@link Config} as it is.
    */
-  readonly token: string;
+  readonly token: string | null;
+  /** `cluster.auth`: the key files of role tokens and the keys read from them, or null. */
+  readonly auth: AuthConfig | null;
+  /** What this node presents in each role and how its server authenticates (src/auth/). */
+  readonly credentials: NodeCredentials;
   /** Mutual TLS, or null for plaintext. */
   readonly tls: TlsConfig | null;
 }
@@ -188,6 +203,11 @@ export interface Config {
   readonly checks: readonly CheckConfig[];
   /** Absolute services directory, or null. */
   readonly servicesDir: string | null;
+  /**
+   * `allow_remote_commands`: a member runs cluster-wide `command` checks and `action`s (from
+   * `conclave checks apply`); false when absent, and they are refused (docs/checks.md).
+   */
+  readonly allowRemoteCommands: boolean;
 }
 
 /** Each {@link Config} field (dotted camelCase path) and the YAML key it comes from. */
@@ -203,6 +223,10 @@ export const CONFIG_KEYS = {
   "cluster.join": "cluster.join",
   "cluster.tokenFile": "cluster.token_file",
   "cluster.token": "cluster.token_file",
+  "cluster.auth": "cluster.auth",
+  "cluster.auth.peerKeyFile": "cluster.auth.peer_key_file",
+  "cluster.auth.membersKeyFile": "cluster.auth.members_key_file",
+  "cluster.auth.operatorsKeyFile": "cluster.auth.operators_key_file",
   "cluster.tls": "cluster.tls",
   "cluster.tls.ca": "cluster.tls.ca",
   "cluster.tls.cert": "cluster.tls.cert",
@@ -216,6 +240,7 @@ export const CONFIG_KEYS = {
   handlers: "handlers",
   checks: "checks",
   servicesDir: "services_dir",
+  allowRemoteCommands: "allow_remote_commands",
 } as const satisfies Record<string, string>;
 
 /** Each {@link CheckConfig} field (of any type) and its YAML key inside `checks[i]`. */

@@ -13,13 +13,10 @@ import { splitHostPort } from "./host-port.ts";
 import type { Run } from "./node-config.ts";
 import { z } from "./zod.ts";
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-const NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters";
+import { nameProblem } from "../contract/names.ts";
 
-/** Why `value` is not a valid name of a `what` (node, elector, handler, check), or null. */
-export function nameProblem(what: string, value: string): string | null {
-  return NAME_RE.test(value) ? null : `${quote(value)} is not a valid ${what} name: use ${NAME_RULE}`;
-}
+/** The one name rule lives in contract/names.ts (the state machine applies it too). */
+export { nameProblem };
 
 /** A name field of a `what`, by {@link nameProblem}. */
 export function nameSchema(what: string) {

@@ -30,6 +30,7 @@
  * never runs a check's `action` (only the move to `failing` does). It does not change the
  * member's status (member-status.ts): checks and health are separate facts.
  */
+import { nameProblem } from "./names.ts";
 
 /** A check's state; see the module comment for how it changes. */
 export type CheckState = "pending" | "passing" | "failing";
@@ -59,5 +60,19 @@ export function checkStateProblem(check: string, state: unknown): string | null 
  * reports it, the master keeper and the member view read it. The one place this rule lives.
  */
 export function serviceCheckName(service: string): string {
-  return `service:${service}`;
+  return `${SERVICE_CHECK_PREFIX}${service}`;
+}
+
+/** The prefix of a service status check name. */
+const SERVICE_CHECK_PREFIX = "service:";
+
+/**
+ * Why `value` is not a name a member may report a check under, or null: a check name by the
+ * one name rule, or {@link serviceCheckName} of a valid service name.
+ */
+export function reportedCheckNameProblem(value: unknown): string | null {
+  if (typeof value === "string" && value.startsWith(SERVICE_CHECK_PREFIX)) {
+    return nameProblem("service", value.slice(SERVICE_CHECK_PREFIX.length));
+  }
+  return nameProblem("check", value);
 }

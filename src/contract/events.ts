@@ -30,6 +30,7 @@ export const EVENT_TYPES = [
   "handler-started",
   "handler-succeeded",
   "handler-failed",
+  "checks-refused",
 ] as const;
 
 /** One of {@link EVENT_TYPES}. */

@@ -7,6 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   type AuditVerifyResponse,
+  type ChecksResponse,
   type ControlApi,
   ControlError,
   type ElectorStatus,
@@ -91,8 +92,8 @@ export function connectControl(options: ControlClientOptions): ControlApi {
       call<{ epoch: number; previous: string }>("Promote", { service, member }, slowMs),
     drain: (member) => call<{ status: string; moved: string[] }>("Drain", { member }, slowMs),
     undrain: (member) => call<{ status: string; moved: string[] }>("Undrain", { member }),
-    checksApply: (checksJson) => call<{ version: number; checksJson: string }>("ChecksApply", { checksJson }),
-    checksList: () => call<{ version: number; checksJson: string }>("ChecksList", {}),
+    checksApply: (checksJson) => call<ChecksResponse>("ChecksApply", { checksJson }),
+    checksList: () => call<ChecksResponse>("ChecksList", {}),
     close: () => client.close(),
   };
 }

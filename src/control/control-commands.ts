@@ -22,7 +22,8 @@ import {
   POLL_MS,
   systemControlClock,
 } from "./control-node.ts";
-import { ControlError } from "./control-types.ts";
+import { checksResponse } from "./checks-response.ts";
+import { type ChecksResponse, ControlError } from "./control-types.ts";
 
 /** Options of {@link ControlCommands}. */
 export interface ControlCommandOptions {
@@ -216,7 +217,7 @@ export class ControlCommands {
    * Validation runs on the node asked, so a follower refuses a bad set without a round trip.
    * @throws ControlError (INVALID_ARGUMENT) for JSON that is not a valid set of checks
    */
-  checksApply(req: { checksJson: string }): Promise<{ version: number; checksJson: string }> {
+  checksApply(req: { checksJson: string }): Promise<ChecksResponse> {
     let defs: unknown;
     try {
       defs = JSON.parse(req.checksJson);
@@ -238,8 +239,7 @@ export class ControlCommands {
           service: null,
           details: { checks: list, names: list.map((c) => (c as { name: string }).name) },
         });
-        const c = this.o.state.clusterChecks.get();
-        return { version: c.version, checksJson: JSON.stringify(c.checks) };
+        return checksResponse(this.o.state);
       },
       (c) => c.checksApply(req.checksJson),
     );

@@ -11,9 +11,11 @@ import { type EventType, isEventType } from "../contract/events.ts";
 import { verifyChain } from "../coordinator/event-chain.ts";
 import { memberView } from "../coordinator/member-view.ts";
 import type { CoordinatorState } from "../coordinator/state-machine.ts";
+import { checksResponse } from "./checks-response.ts";
 import { type ControlNode, electorStatuses, type LeaderForwarder } from "./control-node.ts";
 import {
   type AuditVerifyResponse,
+  type ChecksResponse,
   ControlError,
   type ElectorStatus,
   type KvItem,
@@ -135,10 +137,12 @@ export class ControlQueries {
       : { ok: false, checked: 0, brokenId: verdict.id, reason: verdict.reason, ...where };
   }
 
-  /** The cluster-wide check definitions in force, and their version. */
-  async checksList(): Promise<{ version: number; checksJson: string }> {
+  /**
+   * The cluster-wide check definitions in force, their version, and what members refuse of
+   * them: committed state (checks-refused), so every elector answers the same.
+   */
+  async checksList(): Promise<ChecksResponse> {
     await this.barrier();
-    const c = this.o.state.clusterChecks.get();
-    return { version: c.version, checksJson: JSON.stringify(c.checks) };
+    return checksResponse(this.o.state);
   }
 }

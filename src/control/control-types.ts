@@ -59,6 +59,19 @@ export interface AuditVerifyResponse {
   headHash: string;
 }
 
+/** The cluster-wide checks in force (`checks apply`, `checks list`). */
+export interface ChecksResponse {
+  /** The id of the checks-updated event in force (0: none). */
+  version: number;
+  /** The definitions, a JSON array in the `checks:` form of docs/checks.md. */
+  checksJson: string;
+  /**
+   * What members refuse of them (docs/checks.md#remote-commands), a JSON object
+   * `{MEMBER: {CHECK: REASON}}`; `""` from an elector that predates refusals.
+   */
+  refusedJson: string;
+}
+
 /** The control API, as the CLI uses it. Every method may throw {@link ControlError}. */
 export interface ControlApi {
   /** Set a key; resolves with the revision (log index) that wrote it. */
@@ -92,9 +105,9 @@ export interface ControlApi {
   /** Maintenance mode off. */
   undrain(member: string): Promise<{ status: string; moved: string[] }>;
   /** Commit cluster-wide check definitions (a JSON array). */
-  checksApply(checksJson: string): Promise<{ version: number; checksJson: string }>;
-  /** The cluster-wide check definitions in force. */
-  checksList(): Promise<{ version: number; checksJson: string }>;
+  checksApply(checksJson: string): Promise<ChecksResponse>;
+  /** The cluster-wide check definitions in force, and what members refuse of them. */
+  checksList(): Promise<ChecksResponse>;
   /** Close the channel. */
   close(): void;
 }

@@ -3,12 +3,12 @@
  * of a Raft `normal` entry).
  */
 import type { Event, EventFields } from "../contract/events.ts";
+import { KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES } from "../contract/limits.ts";
+import { BadNameError, checkEventLimits } from "./command-limits.ts";
 import { BadEventError, validateEventFields } from "./event-fields.ts";
 
-/** Largest value `conclave kv put` accepts (docs/cli.md: values up to 64 KiB). */
-export const KV_MAX_VALUE_BYTES = 64 * 1024;
-/** Largest key: keys are short names, not data. */
-export const KV_MAX_KEY_BYTES = 1024;
+/** The kv limits live with every other limit (contract/limits.ts); re-exported for callers here. */
+export { KV_MAX_KEY_BYTES, KV_MAX_VALUE_BYTES };
 
 /** A command of the replicated state machine. */
 export type Command =
@@ -34,7 +34,7 @@ const decoder = new TextDecoder();
 /** Why a key is unacceptable, or null. */
 export function keyProblem(key: unknown): string | null {
   if (typeof key !== "string" || key.length === 0) return "key must be a non-empty string";
-  if (Buffer.byteLength(key) > KV_MAX_KEY_BYTES) return `key is longer than ${KV_MAX_KEY_BYTES} bytes`;
+  if (Buffer.byteLength(key) > KV_MAX_KEY_BYTES) return `key is longer than ${KV_MAX_KEY_BYTES} bytes (1 KiB)`;
   return null;
 }
 
@@ -49,7 +49,8 @@ export function valueProblem(value: unknown): string | null {
 /**
  * Check a command before it is proposed or after it is decoded. Every elector applies the
  * same bytes, so validation must be deterministic and must not depend on local state.
- * @throws BadCommandError naming the problem
+ * @throws BadCommandError naming the problem (a bad name included); LimitExceededError
+ *   (command-limits.ts) for an event past a size or count limit
  */
 export function validateCommand(c: unknown): Command {
   if (typeof c !== "object" || c === null) throw new BadCommandError("command must be an object");
@@ -67,9 +68,11 @@ export function validateCommand(c: unknown): Command {
     }
     case "event":
       try {
-        return { type: "event", event: validateEventFields(o.event) };
+        const event = validateEventFields(o.event);
+        checkEventLimits(event);
+        return { type: "event", event };
       } catch (e) {
-        if (e instanceof BadEventError) throw new BadCommandError(e.message);
+        if (e instanceof BadEventError || e instanceof BadNameError) throw new BadCommandError(e.message);
         throw e;
       }
     default:

@@ -107,6 +107,25 @@ function committed(r: MemberRecord): CommittedMember {
 /** The member section of the state machine. */
 export class MembersState {
   private readonly members = new Map<string, MemberRecord>();
+  /** Invariant: how many records have not left (what the members cap counts). */
+  private active = 0;
+
+  /** Members that have not left: up, down or drained (the members cap counts these). */
+  get activeCount(): number {
+    return this.active;
+  }
+
+  /** Whether a member of this name is in the table (left ones included). */
+  has(name: string): boolean {
+    return this.members.has(name);
+  }
+
+  private store(r: MemberRecord): void {
+    const old = this.members.get(r.name);
+    if (old && old.health !== "left") this.active--;
+    if (r.health !== "left") this.active++;
+    this.members.set(r.name, r);
+  }
 
   /** Fold one committed event into the table (events about other things are ignored). */
   apply(e: Event): void {
@@ -123,7 +142,7 @@ export class MembersState {
         checks: {},
         since: e.id,
       };
-      this.members.set(name, record({ ...base, ...patch, since: e.id }));
+      this.store(record({ ...base, ...patch, since: e.id }));
     };
     switch (e.type) {
       case "member-joined":
@@ -197,7 +216,8 @@ export class MembersState {
   /** Replace the table from snapshot data, in the current or the legacy shape. */
   restore(data: readonly MemberSnapshotRecord[]): void {
     this.members.clear();
-    for (const m of data) this.members.set(m.name, memberFromSnapshot(m));
+    this.active = 0;
+    for (const m of data) this.store(memberFromSnapshot(m));
   }
 
   private records(): MemberRecord[] {

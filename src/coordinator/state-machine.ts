@@ -9,14 +9,18 @@
  * entry's effect depends only on the entry and the state before it.
  */
 import { decodeConfChange, type Entry, type NodeId } from "../../raft/index.ts";
-import { BadCommandError, type CommandResult, decodeCommand } from "./commands.ts";
+import { CHECKS_PER_MEMBER_MAX, formatBytes, KV_QUOTA_BYTES, MEMBERS_MAX } from "../contract/limits.ts";
+import type { EventFields } from "../contract/events.ts";
+import { BadCommandError, type Command, type CommandResult, decodeCommand } from "./commands.ts";
+import { LimitExceededError, type LimitName } from "./command-limits.ts";
+import { confChangeEntryProblem } from "./conf-change-rules.ts";
 import { EventLog } from "./event-log.ts";
 import type { EventLogSnapshot } from "./event-log-snapshot.ts";
 import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
 import { type KvEntry, KvStore } from "./kv-store.ts";
 import { type MasterRecord, MastersState } from "./masters-state.ts";
 import { type MemberSnapshotRecord, MembersState } from "./members-state.ts";
-import { type ClusterChecks, ClusterChecksState } from "./cluster-checks-state.ts";
+import { type ClusterChecksSnapshot, ClusterChecksState } from "./cluster-checks-state.ts";
 
 /** The outcome of applying one entry. */
 export type ApplyOutcome =
@@ -24,7 +28,12 @@ export type ApplyOutcome =
   | { readonly kind: "noop" }
   | { readonly kind: "conf"; readonly electors: ReadonlyMap<NodeId, string> }
   /** The entry's data is not a valid command. Every elector skips it the same way. */
-  | { readonly kind: "rejected"; readonly reason: string };
+  | { readonly kind: "rejected"; readonly reason: string }
+  /**
+   * A valid command past a size or count limit (contract/limits.ts): skipped the same way on
+   * every elector, the state unchanged. A proposer answers it RESOURCE_EXHAUSTED.
+   */
+  | { readonly kind: "over-limit"; readonly limit: LimitName; readonly reason: string };
 
 /** The snapshot could not be read (wrong version, not ours, damaged). */
 export class BadSnapshotError extends Error {
@@ -42,7 +51,7 @@ interface SnapshotV1 {
   members?: MemberSnapshotRecord[];
   handlerRuns?: HandlerRunRecord[];
   masters?: MasterRecord[];
-  clusterChecks?: ClusterChecks;
+  clusterChecks?: ClusterChecksSnapshot;
 }
 
 const encoder = new TextEncoder();
@@ -87,6 +96,10 @@ export class CoordinatorState {
     }
     this.applied = entry.index;
     if (entry.type === "conf") {
+      // Refused, never thrown: the elector gates conf entries before Raft sees them
+      // (elector-node.ts), so this only meets one a forged or older leader wrote.
+      const problem = confChangeEntryProblem(entry.data);
+      if (problem !== null) return { kind: "rejected", reason: problem };
       const cc = decodeConfChange(entry.data);
       if (cc.type === "remove") this.electors.delete(cc.node);
       else if (cc.context) this.electors.set(cc.node, cc.context);
@@ -95,6 +108,7 @@ export class CoordinatorState {
     if (entry.data.length === 0) return { kind: "noop" };
     try {
       const cmd = decodeCommand(entry.data);
+      this.checkLimits(cmd);
       switch (cmd.type) {
         case "kv-put":
           return {
@@ -117,7 +131,51 @@ export class CoordinatorState {
       }
     } catch (e) {
       if (e instanceof BadCommandError) return { kind: "rejected", reason: e.message };
+      if (e instanceof LimitExceededError) return { kind: "over-limit", limit: e.limit, reason: e.message };
       throw e;
+    }
+  }
+
+  /**
+   * The limits that depend on the state: the kv quota, the members cap and the checks of one
+   * member. Deterministic: it reads only the state every elector holds at this index.
+   * @throws LimitExceededError naming the limit
+   */
+  checkLimits(cmd: Command): void {
+    if (cmd.type === "kv-put") {
+      const after = this.kv.bytesAfterPut(cmd.key, cmd.value);
+      // A put that does not grow the store is let through past the quota: it frees nothing
+      // but costs nothing either, and deletes always pass, so room can always be made.
+      if (after > KV_QUOTA_BYTES && after > this.kv.bytes) {
+        throw new LimitExceededError(
+          "kv-quota",
+          `kv quota exceeded: the store would hold ${after} bytes of keys and values; the quota is ${formatBytes(KV_QUOTA_BYTES)} (delete keys to make room)`,
+        );
+      }
+    } else if (cmd.type === "event") this.checkEventCounts(cmd.event);
+  }
+
+  private checkEventCounts(f: EventFields): void {
+    if (f.member === null) return;
+    if (f.type === "member-joined") {
+      const known = this.members.get(f.member);
+      if ((!known || known.status === "left") && this.members.activeCount >= MEMBERS_MAX) {
+        throw new LimitExceededError(
+          "members",
+          `member-joined: the cluster has ${this.members.activeCount} members that have not left; the limit is ${MEMBERS_MAX}`,
+        );
+      }
+    } else if (f.type === "check-failing" || f.type === "check-passing") {
+      const m = this.members.get(f.member);
+      const check = f.details.check;
+      if (m && typeof check === "string" && !Object.hasOwn(m.checks, check)) {
+        if (Object.keys(m.checks).length >= CHECKS_PER_MEMBER_MAX) {
+          throw new LimitExceededError(
+            "checks-per-member",
+            `${f.type}: ${f.member} already has ${CHECKS_PER_MEMBER_MAX} checks, the most a member may have`,
+          );
+        }
+      }
     }
   }
 

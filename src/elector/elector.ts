@@ -26,6 +26,7 @@ import type { LeaderRole } from "./leader/leader-role.ts";
 import { registerMemberService } from "./member-service.ts";
 import { MasterKeeper } from "./leader/master-keeper.ts";
 import { MemberTracker } from "./leader/member-tracker.ts";
+import { RefusalRecorder } from "./leader/refusal-recorder.ts";
 import { memberView } from "../coordinator/member-view.ts";
 import { type ElectorSnapshot, RECENT_EVENTS, statusView } from "../status/node-view.ts";
 import { observeHandlerRun } from "../status/latency.ts";
@@ -72,9 +73,14 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       throw new AgentStartError(e.message, 1);
     throw e;
   }
+  // The config rules give every elector a server auth and an elector token (node-credentials.ts).
+  const { server: serverAuth, electorToken } = config.cluster.credentials;
+  if (serverAuth === null || electorToken === null) {
+    throw new AgentStartError(`${config.file}: cluster: an elector needs cluster.auth or a cluster token`, 2);
+  }
   const server = await createGrpcServer({
     listen: config.listen,
-    token: config.cluster.token,
+    auth: serverAuth,
     logger,
     ...(tls ? { tls } : {}),
   });
@@ -109,7 +115,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       return new GrpcPeerTransport({
         self: config.name,
         cluster: CLUSTER_NAME,
-        token: config.cluster.token,
+        token: electorToken,
         logger,
         events,
         ...(tls ? { tls } : {}),
@@ -151,7 +157,13 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     propose: commitEvent,
   });
   /** Driven together: activated, stopped, ticked and told of events in one loop each. */
-  const roles: readonly LeaderRole[] = [tracker, keeper, runner];
+  const refusals = new RefusalRecorder({
+    now: () => performance.now(),
+    committed: (member) => state.clusterChecks.refusalsOf(member),
+    propose: async (e) => void (await commitEvent({ ...e, service: null })),
+    logger,
+  });
+  const roles: readonly LeaderRole[] = [tracker, keeper, runner, refusals];
 
   const control = new ControlService({
     node,
@@ -176,7 +188,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     connect: (addr) =>
       connectControl({
         addr,
-        token: config.cluster.token,
+        token: electorToken,
         timeoutMs: Math.max(2000, 3 * config.timing.electionTimeoutMs),
         retryUnavailable: false,
         ...(tls ? { tls } : {}),
@@ -229,7 +241,12 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     node,
     tracker,
     logger,
-    extras: { keeper, clusterChecks: () => state.clusterChecks.get(), leaseMs: config.timing.masterLeaseMs },
+    extras: {
+      keeper,
+      clusterChecks: () => state.clusterChecks.get(),
+      leaseMs: config.timing.masterLeaseMs,
+      refusals,
+    },
   });
   node.start();
   logger.info(

@@ -8,11 +8,14 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { NodeId } from "../../raft/index.ts";
+import { formatIdentity, mayActAs } from "../auth/auth-role.ts";
+import { callIdentity } from "../auth/call-identity.ts";
 import { memberServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
 import { type CheckState, checkStateProblem } from "../contract/check-state.ts";
 import type { MasterKeeper } from "./leader/master-keeper.ts";
 import type { MemberTracker } from "./leader/member-tracker.ts";
+import type { RefusalRecorder } from "./leader/refusal-recorder.ts";
 
 /** What the member service needs to know about the local elector. */
 export interface LeaderInfo {
@@ -38,10 +41,14 @@ interface Report {
     checks: Record<string, string>;
     checksVersion?: number;
     roles?: Role[];
+    /** proto `ChecksRefused`, read by the refusal recorder; null from older members. */
+    refused?: unknown;
   };
   heartbeat?: { seq: number; checksVersion?: number; roles?: Role[] };
   leave?: object;
   check?: { name: string; state: string; detail: string };
+  /** proto `ChecksRefused`: the member applied a new set of cluster-wide checks. */
+  refused?: unknown;
 }
 
 /** What the member service tells the failure detector (a {@link MemberTracker}). */
@@ -61,6 +68,8 @@ export interface MemberServiceExtras {
   readonly clusterChecks: () => ClusterChecks;
   /** `timing.master_lease`, sent in every acknowledgement. */
   readonly leaseMs: number;
+  /** The leader's recorder of the cluster-wide checks members refuse (none when absent). */
+  readonly refusals?: Pick<RefusalRecorder, "reported" | "heard" | "left">;
 }
 
 /** A member's report stream, as grpc-js hands it to the handler. */
@@ -141,6 +150,13 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         },
       });
     };
+    /** Hand a member's refusals to the recorder; a malformed report is logged and ignored (it is only shown). */
+    const refusals = (member: string, wire: unknown) => {
+      const outcome = extras?.refusals?.reported(member, wire);
+      if (outcome?.kind === "bad") {
+        logger.warn({ member, peer: call.getPeer() }, `refused checks report ignored: ${outcome.problem}`);
+      }
+    };
     /** Ended by this side: whatever the member still sends is not read. */
     let finished = false;
     const finish = (err?: { code: grpc.status; details: string }) => {
@@ -163,6 +179,15 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
             code: grpc.status.INVALID_ARGUMENT,
             details: "the first message must register a member name",
           });
+          return;
+        }
+        // A member speaks only for itself: its identity must be the name it registers (any
+        // name for the legacy shared token; null: a bare test host that authenticates nothing).
+        const identity = callIdentity(call);
+        if (identity !== null && !mayActAs(identity, reg.name)) {
+          const details = `${formatIdentity(identity)} may not register as member ${reg.name}`;
+          logger.warn({ peer: call.getPeer(), identity: formatIdentity(identity) }, details);
+          finish({ code: grpc.status.PERMISSION_DENIED, details });
           return;
         }
         const leader = node.leader();
@@ -193,12 +218,14 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         });
         extras?.keeper.checksReported(name, checks);
         extras?.keeper.report(name, reg.roles ?? []);
+        refusals(name, reg.refused);
         ack(0, reg.checksVersion ?? 0);
         return;
       }
       if (r.heartbeat) {
         tracker.heard(name);
         extras?.keeper.report(name, r.heartbeat.roles ?? []);
+        extras?.refusals?.heard(name);
         ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
       } else if (r.check) {
         const { name: check, state, detail } = r.check;
@@ -211,8 +238,11 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         }
         tracker.checkReported(name, check, state as CheckState, detail ?? "");
         extras?.keeper.checkReported(name, check, state as CheckState);
+      } else if (r.refused) {
+        refusals(name, r.refused);
       } else if (r.leave) {
         tracker.left(name);
+        extras?.refusals?.left(name);
         logger.info({ member: name }, "member left");
         finish();
       }

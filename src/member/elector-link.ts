@@ -14,6 +14,7 @@ import { createClientCredentials, serverNameOptions, type TlsSource } from "../r
 import { createChannelOptions } from "../rpc/channel-options.ts";
 import { memberServiceDefinition } from "../rpc/service-definitions.ts";
 import type { CheckState } from "../contract/check-state.ts";
+import { type CheckRefusals, refusalsToWire } from "../contract/check-refusals.ts";
 import { observeReportRtt, secondsBetween } from "../status/latency.ts";
 
 /** Options of {@link MemberAgent}. */
@@ -33,6 +34,8 @@ export interface MemberAgentOptions {
   roles?: () => readonly { service: string; state: string; epoch: number }[];
   /** The version of the cluster-wide checks this member runs. */
   checksVersion?: () => number;
+  /** The cluster-wide checks of that version it refuses (sent with each registration). */
+  refusals?: () => CheckRefusals;
   /** The leader sent newer cluster-wide check definitions (a JSON array). */
   onChecks?: (version: number, checksJson: string) => void;
   /** An acknowledgement arrived: the services this member is master of, and its lease. */
@@ -216,6 +219,7 @@ export class MemberAgent {
         checks: { ...(this.o.checkStates?.() ?? {}) },
         checksVersion: this.o.checksVersion?.() ?? 0,
         roles: [...(this.o.roles?.() ?? [])],
+        ...(this.o.refusals ? { refused: refusalsToWire(this.o.refusals()) } : {}),
       },
     });
     this.lastAckAt = performance.now();
@@ -248,6 +252,14 @@ export class MemberAgent {
   /** Report a check that crossed its threshold (dropped when not connected: the next registration carries it). */
   reportCheck(name: string, state: CheckState, detail: string): void {
     this.stream?.write({ check: { name, state, detail } });
+  }
+
+  /**
+   * Report the cluster-wide checks this member refuses now (after it applied a new set).
+   * Dropped when not connected: the next registration carries them.
+   */
+  reportRefusals(): void {
+    if (this.o.refusals) this.stream?.write({ refused: refusalsToWire(this.o.refusals()) });
   }
 
   /**

@@ -51,6 +51,7 @@ export async function startMember(config: Config, logger: Logger): Promise<Runni
   }
   const checks = new MemberChecks({
     local: [...config.checks, ...manager.statusChecks()],
+    allowRemoteCommands: config.allowRemoteCommands,
     logger,
     onChange: (name, state, detail) => {
       logger.info({ check: name, state, detail }, "check changed");
@@ -63,13 +64,19 @@ export async function startMember(config: Config, logger: Logger): Promise<Runni
     name: config.name,
     address: config.advertise,
     electors: Object.values(config.cluster.electors),
-    token: config.cluster.token,
+    // Its member token (or the legacy shared one); the config rules give every member one.
+    token: config.cluster.credentials.memberToken ?? "",
     heartbeatMs: config.timing.heartbeatMs,
     services: defs.map((d) => d.name),
     checkStates: () => checks.states(),
     roles: () => manager.roles(),
     checksVersion: () => checks.version,
-    onChecks: (version, json) => checks.setCluster(version, json),
+    refusals: () => checks.refusals(),
+    onChecks: (version, json) => {
+      checks.setCluster(version, json);
+      // Refused definitions are reported as refused, never as failing (member-checks.ts).
+      agent?.reportRefusals();
+    },
     onGrants: (g) => manager.grant(g),
     logger,
     ...(tls ? { tls } : {}),

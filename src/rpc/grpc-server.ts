@@ -1,14 +1,19 @@
 /**
  * The one gRPC server of a node (Raft peers, member reports and the control API share the
- * `listen` address). Every service added to it is behind the cluster-token interceptor and
- * the transport credentials (mutual TLS when configured). Its message limit and keepalive
- * are those of channel-options.ts, which its clients use too.
+ * `listen` address). Every service added to it is behind the auth interceptor
+ * (src/auth/auth-interceptor.ts: who calls, and whether that role may call the method) and the
+ * transport credentials (mutual TLS when configured). Its message limit and keepalive are those
+ * of channel-options.ts, which its clients use too.
+ *
+ * A server listening off loopback without TLS logs a loud warning at start: tokens then
+ * travel in clear, and anyone on the path can take one (docs/security.md).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DEFAULT_MAX_MESSAGE_BYTES, KEEPALIVE_TIME_MS, KEEPALIVE_TIMEOUT_MS } from "./channel-options.ts";
-import { assertUsableToken } from "./cluster-token.ts";
-import { createAuthInterceptor } from "./grpc-auth.ts";
+import { assertUsableToken, InvalidTokenError } from "./cluster-token.ts";
+import { createAuthInterceptor } from "../auth/auth-interceptor.ts";
+import type { ServerAuth } from "../auth/call-authenticator.ts";
 import { createServerCredentials, type TlsSource } from "./grpc-credentials.ts";
 import { HostPortError, splitHostPort } from "../config/host-port.ts";
 
@@ -18,8 +23,13 @@ export interface GrpcServerOptions {
   readonly listen: string;
   /** Mutual TLS; plaintext when absent. */
   readonly tls?: TlsSource;
-  /** The cluster token every call must present. */
-  readonly token: string;
+  /**
+   * The legacy shared cluster token every call must present (its holder has every role); give
+   * this or `auth`.
+   */
+  readonly token?: string;
+  /** How calls are authenticated; `{ kind: "shared", token }` when only `token` is given. */
+  readonly auth?: ServerAuth;
   readonly logger: Logger;
   /** Largest message received or sent; default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   readonly maxMessageBytes?: number;
@@ -83,13 +93,30 @@ function listenHost(listen: string): string {
   }
 }
 
+/** Whether `host` (as `splitHostPort` gives it) is a loopback address or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The authentication of `options`: `auth`, or the shared `token`. */
+function serverAuth(options: GrpcServerOptions): ServerAuth {
+  if (options.auth) {
+    if (options.auth.kind === "shared") assertUsableToken(options.auth.token);
+    return options.auth;
+  }
+  if (options.token === undefined) throw new InvalidTokenError("the gRPC server needs a token or auth keys");
+  assertUsableToken(options.token);
+  return { kind: "shared", token: options.token };
+}
+
 /**
- * Create, bind and start a gRPC server with token authentication on every call.
+ * Create, bind and start a gRPC server with authentication and authorization on every call.
  * @throws GrpcBindError when the address is malformed or cannot be bound;
  *   InvalidTokenError for an unusable token; TlsConfigError for unreadable TLS files
  */
 export async function createGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
-  assertUsableToken(options.token);
+  const auth = serverAuth(options);
   const host = listenHost(options.listen);
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const serverOptions: grpc.ServerOptions = {
@@ -98,7 +125,7 @@ export async function createGrpcServer(options: GrpcServerOptions): Promise<Grpc
     "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
     "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
     "grpc.keepalive_permit_without_calls": 1,
-    interceptors: [createAuthInterceptor({ token: options.token, logger: options.logger })],
+    interceptors: [createAuthInterceptor({ auth, logger: options.logger })],
   };
   const server = new grpc.Server(serverOptions);
   const credentials = createServerCredentials(options.tls);
@@ -112,5 +139,11 @@ export async function createGrpcServer(options: GrpcServerOptions): Promise<Grpc
     { address: `${host}:${port}`, tls: options.tls !== undefined },
     "gRPC server listening",
   );
+  if (!options.tls && !isLoopbackHost(host)) {
+    options.logger.warn(
+      { address: `${host}:${port}` },
+      "INSECURE: listening off loopback without TLS: tokens travel in clear and anyone on the network path can take one; configure cluster.tls (docs/security.md)",
+    );
+  }
   return new GrpcServer(server, host, port);
 }

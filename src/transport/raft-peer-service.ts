@@ -1,8 +1,10 @@
 /**
  * The receiving side of the peer transport: the `RaftPeer` service an elector's gRPC server
- * serves. Calls are authenticated by the server's token interceptor before they get here
- * (a `GrpcServer` puts every service behind it); each stream's frames then go through an
- * {@link InboundStream}, and only whole, validated messages are delivered.
+ * serves. Calls are authenticated, and held to the elector role, by the server's auth
+ * interceptor before they get here (a `GrpcServer` puts every service behind it); each
+ * stream's frames then go through an {@link InboundStream}, and only whole, validated messages
+ * whose `from` is the caller's own identity are delivered (PERMISSION_DENIED otherwise: elector
+ * e3 cannot speak for e2).
  *
  * A bad frame ends that one stream (INVALID_ARGUMENT, or FAILED_PRECONDITION for another
  * cluster's traffic) with a warning; the server and every other stream go on. A throwing
@@ -11,6 +13,8 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Message, NodeId } from "../../raft/index.ts";
+import { formatIdentity, mayActAs } from "../auth/auth-role.ts";
+import { callIdentity } from "../auth/call-identity.ts";
 import type { ServiceHost } from "../rpc/service-definitions.ts";
 import { ClusterMismatchError, InboundStream } from "./inbound-stream.ts";
 import { RAFT_PEER_SERVICE, type StreamSummaryObject } from "./raft-wire.ts";
@@ -52,6 +56,7 @@ export function registerRaftPeerService(server: ServiceHost, options: RaftPeerSe
     callback: grpc.sendUnaryData<StreamSummaryObject>,
   ): void => {
     const peer = call.getPeer();
+    const identity = callIdentity(call);
     const inbound = new InboundStream(options.self, options.cluster, limits);
     let delivered = 0;
     let finished = false;
@@ -75,6 +80,14 @@ export function registerRaftPeerService(server: ServiceHost, options: RaftPeerSe
         return;
       }
       if (m === null) return;
+      // Only the elector a message claims to be from may send it (the interceptor has already
+      // required the elector role); null: a bare test host that authenticates nothing.
+      if (identity !== null && !mayActAs(identity, m.from)) {
+        const reason = `${formatIdentity(identity)} may not send Raft messages from ${m.from}`;
+        logger.warn({ peer, identity: formatIdentity(identity), from: m.from }, "refused a Raft peer stream");
+        finish(Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason }));
+        return;
+      }
       delivered++;
       try {
         options.onMessage(m);

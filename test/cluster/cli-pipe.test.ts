@@ -18,13 +18,13 @@ let cluster: ProcessCluster;
 let api: ControlApi;
 let client: string[];
 
-/** Commit one checks-updated event; its details hold the checks: about 100 KiB for 400. */
-async function checksEvent(count = 400): Promise<void> {
+/** Commit one checks-updated event; its details hold the checks: about 100 KiB for 60 (the cap is 64). */
+async function checksEvent(count = 60): Promise<void> {
   const checks = Array.from({ length: count }, (_, i) => ({
     name: `check-${i}`,
     type: "file_contains",
     path: "/etc/hosts",
-    contains: "x".repeat(200),
+    contains: "x".repeat(1600),
   }));
   await api.checksApply(JSON.stringify(checks));
 }

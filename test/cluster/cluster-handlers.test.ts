@@ -7,7 +7,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
-import { eventsAfter as events, membersUp, until } from "../support/cluster-wait.ts";
+import { clusterUp, eventsAfter as events, handlerYaml, until } from "../support/cluster-wait.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
 
 /** A handler script in the cluster's dir; `body` is sh. */
@@ -19,27 +19,23 @@ function script(c: ProcessCluster, name: string, body: string): string {
 }
 
 test.serial("kill -9 of a member: exactly one handler run in the whole cluster", async (t) => {
-  const c = await ProcessCluster.create({
-    names: ["e1", "e2", "e3"],
-    members: ["m1", "m2"],
-    logLevel: "warn",
-  });
-  t.teardown(() => c.destroy());
+  const { c, api } = await clusterUp(
+    t,
+    { names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" },
+    {
+      prepare: (c) =>
+        c.setElectorExtra(
+          handlerYaml({ name: "record", on: ["member-down"], run: join(c.dir, "record"), timeout: "10s" }),
+        ),
+    },
+  );
   const log = join(c.dir, "runs.log");
-  const h = script(
+  script(
     c,
     "record",
     `cat > ${log}.$CONCLAVE_EVENT_ID.stdin.json; echo "$CONCLAVE_EVENT_ID $CONCLAVE_EVENT $CONCLAVE_MEMBER $CONCLAVE_ATTEMPT $CONCLAVE_FENCE $CONCLAVE_MEMBER_ADDRESS $CONCLAVE_HANDLER $CONCLAVE_CLUSTER" >> ${log}`,
   );
   // Every elector has the handler (any may lead), as docs/handler-contract.md requires.
-  c.setElectorExtra(`handlers:\n  - name: record\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n`);
-  c.startAll();
-  await c.waitForLeader();
-  const api = c.client("e1", 10_000);
-  t.teardown(() => api.close());
-  await until("members up", async () =>
-    (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
-  );
 
   await c.kill("m1");
   const done = await until("handler-succeeded", async () =>
@@ -96,27 +92,23 @@ test.serial("kill -9 of a member: exactly one handler run in the whole cluster",
 test.serial(
   "kill -9 of the leader during a slow handler: attempt 2 on the next leader, never overlapping",
   async (t) => {
-    const c = await ProcessCluster.create({
-      names: ["e1", "e2", "e3"],
-      members: ["m1", "m2"],
-      logLevel: "warn",
-    });
-    t.teardown(() => c.destroy());
+    const { c, leader, api } = await clusterUp(
+      t,
+      { names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" },
+      {
+        client: "not-leader",
+        prepare: (c) =>
+          c.setElectorExtra(
+            handlerYaml({ name: "slow", on: ["member-down"], run: join(c.dir, "slow"), timeout: "30s" }),
+          ),
+      },
+    );
     const log = join(c.dir, "slow.log");
     // Writes a timestamped line every 50 ms for 4 s: a run is "alive" while it writes.
-    const h = script(
+    script(
       c,
       "slow",
       `cat > /dev/null; i=0; while [ $i -lt 80 ]; do echo "$CONCLAVE_EVENT_ID $CONCLAVE_ATTEMPT tick $(date +%s%N)" >> ${log}; sleep 0.05; i=$((i+1)); done; echo "$CONCLAVE_EVENT_ID $CONCLAVE_ATTEMPT end $(date +%s%N)" >> ${log}`,
-    );
-    c.setElectorExtra(`handlers:\n  - name: slow\n    on: [member-down]\n    run: ${h}\n    timeout: 30s\n`);
-    c.startAll();
-    const leader = await c.waitForLeader();
-    const survivor = ["e1", "e2", "e3"].find((n) => n !== leader)!;
-    const api = c.client(survivor, 10_000);
-    t.teardown(() => api.close());
-    await until("members up", async () =>
-      (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
     );
 
     await c.kill("m1");
@@ -157,19 +149,24 @@ test.serial(
 test.serial(
   "huge binary handler output is truncated to the last 4 KiB and the leader keeps working",
   async (t) => {
-    const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" });
-    t.teardown(() => c.destroy());
-    const h = script(c, "noisy", "cat > /dev/null; head -c 20000000 /dev/urandom; exit 3");
-    c.setElectorExtra(
-      `handlers:\n  - name: noisy\n    on: [member-down]\n    run: ${h}\n    timeout: 30s\n    retries: 0\n`,
+    const { c, api } = await clusterUp(
+      t,
+      { names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" },
+      {
+        client: "e2",
+        prepare: (c) =>
+          c.setElectorExtra(
+            handlerYaml({
+              name: "noisy",
+              on: ["member-down"],
+              run: join(c.dir, "noisy"),
+              timeout: "30s",
+              retries: 0,
+            }),
+          ),
+      },
     );
-    c.startAll();
-    await c.waitForLeader();
-    const api = c.client("e2", 10_000);
-    t.teardown(() => api.close());
-    await until("member up", async () =>
-      (await api.members()).members.some((m) => m.status === "up") ? true : undefined,
-    );
+    script(c, "noisy", "cat > /dev/null; head -c 20000000 /dev/urandom; exit 3");
     await c.kill("m1");
     const failed = await until("handler-failed", async () =>
       (await events(api)).find((e) => e.type === "handler-failed"),
@@ -184,20 +181,25 @@ test.serial(
 );
 
 test.serial("conclave handlers retry runs a failed handler again, recorded in the log", async (t) => {
-  const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" });
-  t.teardown(() => c.destroy());
+  const { c, api } = await clusterUp(
+    t,
+    { names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" },
+    {
+      client: "e3",
+      prepare: (c) =>
+        c.setElectorExtra(
+          handlerYaml({
+            name: "flaky",
+            on: ["member-down"],
+            run: join(c.dir, "flaky"),
+            timeout: "10s",
+            retries: 0,
+          }),
+        ),
+    },
+  );
   const flag = join(c.dir, "fixed");
-  const h = script(c, "flaky", `cat > /dev/null; [ -e ${flag} ] || { echo "not fixed yet"; exit 1; }`);
-  c.setElectorExtra(
-    `handlers:\n  - name: flaky\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n    retries: 0\n`,
-  );
-  c.startAll();
-  await c.waitForLeader();
-  const api = c.client("e3", 10_000);
-  t.teardown(() => api.close());
-  await until("member up", async () =>
-    (await api.members()).members.some((m) => m.status === "up") ? true : undefined,
-  );
+  script(c, "flaky", `cat > /dev/null; [ -e ${flag} ] || { echo "not fixed yet"; exit 1; }`);
   await c.kill("m1");
   const failed = await until("handler-failed", async () =>
     (await events(api)).find((e) => e.type === "handler-failed"),
@@ -249,23 +251,29 @@ test.serial("conclave status warns when the electors' handler configurations dif
 test.serial(
   "a failing handler is retried with backoff, each attempt recorded, until it succeeds",
   async (t) => {
-    const c = await ProcessCluster.create({ names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" });
-    t.teardown(() => c.destroy());
+    const { c, api } = await clusterUp(
+      t,
+      { names: ["e1", "e2", "e3"], members: ["m1"], logLevel: "warn" },
+      {
+        prepare: (c) =>
+          c.setElectorExtra(
+            handlerYaml({
+              name: "third-time",
+              on: ["member-down"],
+              run: join(c.dir, "third-time"),
+              timeout: "10s",
+              retries: 3,
+            }),
+          ),
+      },
+    );
     const count = join(c.dir, "attempts");
     // Fails on attempts 1 and 2, succeeds on 3.
-    const h = script(
+    script(
       c,
       "third-time",
       `cat > /dev/null; echo "$CONCLAVE_ATTEMPT" >> ${count}; [ "$CONCLAVE_ATTEMPT" -ge 3 ]`,
     );
-    c.setElectorExtra(
-      `handlers:\n  - name: third-time\n    on: [member-down]\n    run: ${h}\n    timeout: 10s\n    retries: 3\n`,
-    );
-    c.startAll();
-    await c.waitForLeader();
-    const api = c.client("e1", 10_000);
-    t.teardown(() => api.close());
-    await until("member up", () => membersUp(api, ["m1"]));
     await c.kill("m1");
     const ok = await until(
       "handler-succeeded",

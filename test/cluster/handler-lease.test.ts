@@ -8,9 +8,8 @@
 import { readFileSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
 import { handlerLeaseMs, handlerRerunWaitMs } from "../../src/contract/handler-lease.ts";
-import { eventsAfter as events, until } from "../support/cluster-wait.ts";
+import { clusterUp, eventsAfter as events, handlerYaml, until } from "../support/cluster-wait.ts";
 import { attemptGap, firstAttemptTicking, writeStampHandler } from "../support/handler-stamps.ts";
-import { ProcessCluster } from "../support/process-cluster.ts";
 
 const ELECTION_MS = 1000;
 
@@ -28,21 +27,20 @@ test.serial(
 );
 
 async function leaderFaultDuringRun(t: ExecutionContext, fault: LeaderFault): Promise<void> {
-  const c = await ProcessCluster.create({
-    names: ["e1", "e2", "e3"],
-    members: ["m1", "m2"],
-    logLevel: "warn",
-  });
-  t.teardown(() => c.destroy());
-  const { handler: h, log } = writeStampHandler(c.dir, "m1");
-  c.setElectorExtra(`handlers:\n  - name: slow\n    on: [member-down]\n    run: ${h}\n    timeout: 30s\n`);
-  c.startAll();
-  const leader = await c.waitForLeader();
-  const survivor = ["e1", "e2", "e3"].find((n) => n !== leader)!;
-  const api = c.client(survivor, 10_000);
-  t.teardown(() => api.close());
-  await until("members up", async () =>
-    (await api.members()).members.filter((m) => m.status === "up").length === 2 ? true : undefined,
+  let log = "";
+  const { c, api, leader } = await clusterUp(
+    t,
+    { names: ["e1", "e2", "e3"], members: ["m1", "m2"], logLevel: "warn" },
+    {
+      client: "not-leader",
+      prepare: (c) => {
+        const stamps = writeStampHandler(c.dir, "m1");
+        log = stamps.log;
+        c.setElectorExtra(
+          handlerYaml({ name: "slow", on: ["member-down"], run: stamps.handler, timeout: "30s" }),
+        );
+      },
+    },
   );
 
   await c.kill("m1");

@@ -46,21 +46,46 @@ export async function membersUp(api: ControlApi, names: readonly string[]): Prom
   return names.every((n) => members.find((m) => m.name === n)?.status === "up") ? true : undefined;
 }
 
+/** What {@link clusterUp} does before the start, and which elector `api` talks to. */
+export interface ClusterUpSetup {
+  /** Called after the nodes' files are written, before any starts (handler scripts, `setElectorExtra`). */
+  readonly prepare?: (c: ProcessCluster) => void;
+  /** The elector `api` is a client of: a name, or `not-leader` (one that survives the leader's fault); the first elector by default. */
+  readonly client?: string;
+}
+
 /**
  * Create and start a cluster, wait for a leader and for every member to be up, and tear it
- * down with the test. `api` is a client of the first elector.
+ * down with the test. `api` is a client of the first elector unless `setup.client` says
+ * otherwise; `leader` is the first leader elected.
  */
 export async function clusterUp(
   t: ExecutionContext,
   o: ProcessClusterOptions,
-): Promise<{ c: ProcessCluster; api: ControlApi }> {
+  setup: ClusterUpSetup = {},
+): Promise<{ c: ProcessCluster; api: ControlApi; leader: string }> {
   const c = await ProcessCluster.create(o);
   t.teardown(() => c.destroy());
+  setup.prepare?.(c);
   c.startAll();
-  await c.waitForLeader();
-  const api = c.client(o.names[0]!, 10_000);
+  const leader = await c.waitForLeader();
+  const target =
+    setup.client === "not-leader" ? o.names.find((n) => n !== leader)! : (setup.client ?? o.names[0]!);
+  const api = c.client(target, 10_000);
   t.teardown(() => api.close());
   const members = o.members ?? [];
   if (members.length > 0) await until("members up", () => membersUp(api, members));
-  return { c, api };
+  return { c, api, leader };
+}
+
+/** A `handlers:` block with one handler, for `setElectorExtra`. */
+export function handlerYaml(h: {
+  name: string;
+  on: readonly string[];
+  run: string;
+  timeout: string;
+  retries?: number;
+}): string {
+  const retries = h.retries === undefined ? "" : `    retries: ${h.retries}\n`;
+  return `handlers:\n  - name: ${h.name}\n    on: [${h.on.join(", ")}]\n    run: ${h.run}\n    timeout: ${h.timeout}\n${retries}`;
 }

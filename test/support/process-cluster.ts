@@ -4,10 +4,14 @@
  * child process, and kills, restarts and inspects them.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type AuthKeys, keyForRole, readKeyFile } from "../../src/auth/auth-keys.ts";
+import type { AuthRole } from "../../src/auth/auth-role.ts";
+import { initKeyDir, type KeyDir } from "../../src/auth/key-dir.ts";
+import { mintRoleToken } from "../../src/auth/role-token.ts";
 import { connectControl } from "../../src/control/control-client.ts";
 import type { ControlApi, StatusResponse } from "../../src/control/control-types.ts";
 import { freePort } from "../../src/dev/free-port.ts";
@@ -72,20 +76,67 @@ export interface ProcessClusterOptions {
   spawnPrefix?: Readonly<Record<string, readonly string[]>>;
   /** Mutual TLS: per node certificate files, and the CA (written as cluster.tls). */
   tls?: { ca: string; nodes: Record<string, { cert: string; key: string }> };
+  /**
+   * Role tokens instead of the legacy shared token (docs/security.md): the keys are made with
+   * `initKeyDir` in the cluster's folder, electors get `cluster.auth`, each member-only node
+   * its own member token in `token_file`, and {@link ProcessCluster.token} / `tokenFile` are
+   * the operator `admin`'s token. Off by default.
+   */
+  roleTokens?: boolean;
 }
 
 /** A cluster of elector processes. */
 export class ProcessCluster {
   readonly dir: string;
+  /** The token clients present: the shared token, or with `roleTokens` operator admin's. */
   readonly tokenFile: string;
-  readonly token = "test-token-0123456789abcdef";
+  readonly token: string;
+  /** With `roleTokens`: the key files and the keys (to mint any token a test needs). */
+  readonly keys: (KeyDir & { readonly keys: AuthKeys }) | null = null;
   readonly nodes = new Map<string, ProcNode>();
   private readonly founders: Record<string, string> = {};
 
   private constructor(private readonly o: ProcessClusterOptions & { electorExtra?: string }) {
     this.dir = mkdtempSync(join(tmpdir(), "conclave-test-"));
-    this.tokenFile = join(this.dir, "token");
-    writeFileSync(this.tokenFile, `${this.token}\n`, { mode: 0o600 });
+    if (o.roleTokens) {
+      const made = initKeyDir(join(this.dir, "keys"), "admin");
+      this.keys = {
+        ...made,
+        keys: {
+          peer: readKeyFile(made.peerKeyFile),
+          members: readKeyFile(made.membersKeyFile),
+          operators: readKeyFile(made.operatorsKeyFile),
+        },
+      };
+      this.tokenFile = made.operatorTokenFile;
+      this.token = readFileSync(made.operatorTokenFile, "utf8").trim();
+    } else {
+      this.token = "test-token-0123456789abcdef";
+      this.tokenFile = join(this.dir, "token");
+      writeFileSync(this.tokenFile, `${this.token}\n`, { mode: 0o600 });
+    }
+  }
+
+  /** With `roleTokens`: the token of `name` in `role`, made with the cluster's keys. */
+  roleToken(role: AuthRole, name: string): string {
+    if (!this.keys) throw new Error("roleToken needs a cluster made with roleTokens: true");
+    return mintRoleToken(keyForRole(this.keys.keys, role), role, name);
+  }
+
+  /** The `cluster:` lines that say how node `name` (with `roles`) authenticates. */
+  private credentialLines(name: string, roles: readonly string[]): string[] {
+    if (!this.keys) return [`  token_file: ${this.tokenFile}`];
+    if (roles.includes("elector")) {
+      return [
+        "  auth:",
+        `    peer_key_file: ${this.keys.peerKeyFile}`,
+        `    members_key_file: ${this.keys.membersKeyFile}`,
+        `    operators_key_file: ${this.keys.operatorsKeyFile}`,
+      ];
+    }
+    const file = join(this.dir, name, "member.token");
+    writeFileSync(file, `${this.roleToken("member", name)}\n`, { mode: 0o600 });
+    return [`  token_file: ${file}`];
   }
 
   /** Allocate ports and write configs for the founding electors. Nothing is started. */
@@ -123,7 +174,7 @@ export class ProcessCluster {
         "cluster:",
         "  electors:",
         electors,
-        `  token_file: ${this.tokenFile}`,
+        ...this.credentialLines(name, roles),
         ...(join ? ["  join: true"] : []),
         ...(this.o.tls?.nodes[name]
           ? [

@@ -7,6 +7,13 @@
  * Names are unique per member: a cluster-wide check whose name is taken by a local check or a
  * service's status check is not run here (logged), since the local definition is the more
  * specific one.
+ *
+ * Remote code (docs/checks.md#remote-commands): a cluster-wide `command` check, or one with
+ * an `action`, is refused unless the member's config sets `allow_remote_commands: true`
+ * (remote-command-policy.ts). A refused definition gets no runner: it is never run, never
+ * pending, passing or failing here, and so never reported as a check state (a failing one
+ * would fire check-failing handlers and drop the server from DNS). It is listed in
+ * {@link MemberChecks.refusals}, which the agent reports to the leader instead.
  */
 import type { Logger } from "pino";
 import { CheckRunner } from "./check-runner.ts";
@@ -15,6 +22,8 @@ import { parseChecks } from "../../config/check-schema.ts";
 import { ConfigError } from "../../config/config-error.ts";
 import type { CheckConfig } from "../../config/node-config.ts";
 import { canonicalJson } from "../../contract/canonical-json.ts";
+import { type CheckRefusals, normalRefused } from "../../contract/check-refusals.ts";
+import { judgeRemoteCheck } from "./remote-command-policy.ts";
 
 /** Options of {@link MemberChecks}. */
 export interface MemberChecksOptions {
@@ -24,6 +33,11 @@ export interface MemberChecksOptions {
   readonly logger: Logger;
   /** A check crossed its fall / rise threshold. */
   readonly onChange: (name: string, state: CheckState, detail: string) => void;
+  /**
+   * `allow_remote_commands` of the member's config: run cluster-wide `command` checks and
+   * `action`s. False when absent, as in the config: remote code is opt-in per member.
+   */
+  readonly allowRemoteCommands?: boolean | undefined;
 }
 
 /** One check that runs here. */
@@ -38,6 +52,8 @@ export class MemberChecks {
   private readonly local = new Map<string, Entry>();
   private readonly cluster = new Map<string, Entry>();
   private clusterVersion = 0;
+  /** Cluster-wide definitions of `clusterVersion` refused here, by name, with why. */
+  private refused: Readonly<Record<string, string>> = {};
   private started = false;
 
   /** Set up a runner for each local check; nothing runs until {@link start}. */
@@ -50,7 +66,15 @@ export class MemberChecks {
     return this.clusterVersion;
   }
 
-  /** Every check's current state. */
+  /**
+   * The cluster-wide definitions of the version in force here that this member refuses to
+   * run (and so runs no runner for), with why: what the agent reports to the leader.
+   */
+  refusals(): CheckRefusals {
+    return { version: this.clusterVersion, refused: this.refused };
+  }
+
+  /** Every check's current state (refused cluster-wide definitions have none). */
   states(): Record<string, CheckState> {
     const out: Record<string, CheckState> = {};
     for (const [n, e] of this.cluster) out[n] = e.runner.state;
@@ -89,7 +113,9 @@ export class MemberChecks {
    * `version`. Unchanged definitions keep their runner (and state); a changed definition gets a
    * new runner that keeps the old one's state (only an agent restart makes a check pending
    * again: contract/check-state.ts); removed ones stop; new ones start pending. A definition
-   * that does not validate here (it did on the leader) keeps the old set and is logged.
+   * this member refuses (module comment) gets no runner, and one that ran under an earlier,
+   * allowed definition stops. A set that does not validate here (it did on the leader) keeps
+   * the old set, version and refusals, and is logged.
    */
   setCluster(version: number, checksJson: string): void {
     if (version <= this.clusterVersion) return;
@@ -103,6 +129,7 @@ export class MemberChecks {
     }
     this.clusterVersion = version;
     const wanted = new Map<string, CheckConfig>();
+    const refused: Record<string, string> = {};
     for (const d of defs) {
       if (this.local.has(d.name)) {
         this.o.logger.warn(
@@ -111,8 +138,15 @@ export class MemberChecks {
         );
         continue;
       }
+      const verdict = judgeRemoteCheck(d, this.o.allowRemoteCommands === true);
+      if (verdict.kind === "refused") {
+        this.o.logger.warn({ check: d.name, version }, `cluster-wide check refused: ${verdict.reason}`);
+        refused[d.name] = verdict.reason;
+        continue;
+      }
       wanted.set(d.name, d);
     }
+    this.refused = normalRefused(refused);
     /** The state of each check whose definition changed, kept by its new runner. */
     const carried = new Map<string, CheckState>();
     for (const [name, e] of this.cluster) {

@@ -9,6 +9,7 @@
  * cannot be read, or is not a directory, is an error.
  */
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { nameProblem } from "../../contract/names.ts";
 import { join } from "node:path";
 
 /** The scripts a service may have. */
@@ -32,8 +33,6 @@ export class ServicesDirError extends Error {
   override readonly name = "ServicesDirError";
 }
 
-/** Service names follow the same rule as member names: they appear in events and env vars. */
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /**
  * The services in `dir`, sorted by priority then name (start and promote order; stop and
@@ -71,11 +70,9 @@ export function readServicesDir(
       throw new ServicesDirError(`${sdir}: ${(e as Error).message}`);
     }
     if (!isDir) continue;
-    if (!NAME_RE.test(name)) {
-      throw new ServicesDirError(
-        `${sdir}: a service name must be letters, digits, '.', '_' or '-' (at most 63), got ${JSON.stringify(name)}`,
-      );
-    }
+    // Service names follow the one name rule: they appear in events and env vars.
+    const problem = nameProblem("service", name);
+    if (problem !== null) throw new ServicesDirError(`${sdir}: ${problem}`);
     out.push({ name, dir: sdir, priority: readPriority(sdir), scripts: readScripts(sdir) });
   }
   return sortByPriority(out);

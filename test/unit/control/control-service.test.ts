@@ -293,7 +293,7 @@ test("electorsAdd refuses bad names and addresses, and gives up on a learner tha
   t.throws(() => s.e.electorsAdd({ name: "-x", address: "10.0.0.4:7000" }), {
     instanceOf: ControlError,
     message:
-      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
+      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters",
   });
   t.throws(() => s.e.electorsAdd({ name: "d", address: "10.0.0.4" }), {
     instanceOf: ControlError,
@@ -305,7 +305,7 @@ test("electorsAdd refuses bad names and addresses, and gives up on a learner tha
   });
   t.throws(() => s.e.electorsAdd({ name: "x".repeat(70_000), address: "10.0.0.4:7000" }), {
     instanceOf: ControlError,
-    message: /is not a valid elector name: .* at most 63 characters$/,
+    message: /is not a valid elector name: .* at most 64 characters$/,
   });
   t.deepEqual(s.node.confChanges, []);
   s.node.commitEvent({ type: "leader-elected", member: null, service: null, details: { leader: "a" } });
@@ -486,7 +486,7 @@ test("gRPC: every proto method is served, and each kind of failure gets its stat
     [bad.err?.code, bad.err?.details],
     [
       grpc.status.INVALID_ARGUMENT,
-      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters",
+      "\"-x\" is not a valid elector name: use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters",
     ],
   );
   s.setRetryAnswer(() => {

@@ -147,7 +147,7 @@ test("a priority file that is not a whole number names the file and the text", (
 });
 
 test("a bad service folder name is an error naming the folder", (t) => {
-  for (const bad of ["-leading-dash", "has space", "x".repeat(64)]) {
+  for (const bad of ["-leading-dash", "has space", "x".repeat(65)]) {
     const root = tempDir(t);
     service(root, "good");
     service(root, bad);
