@@ -95,6 +95,8 @@ for arg in "$@"; do
   if [[ "$arg" == */* ]]; then
     roles=${arg%%/*} arg=${arg#*/}
     [ -n "$roles" ] || bad_usage "empty roles in '$spec'"
+    # `read -a` would drop a trailing empty field: refuse any empty role here.
+    [[ "$roles" != ,* && "$roles" != *, && "$roles" != *,,* ]] || bad_usage "empty role in '$spec'"
     IFS=, read -r -a role_list <<<"$roles"
     for r in "${role_list[@]}"; do
       case "$r" in
@@ -110,7 +112,7 @@ for arg in "$@"; do
   else
     name=$arg addrs=""
   fi
-  [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] ||
+  [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] ||
     bad_usage "'$name' is not a node name (letters, digits, '.', '_', '-'; starting with a letter or digit)"
   [ "$name" != ca ] || bad_usage "a node may not be named 'ca' (its files would be the CA's)"
   for seen in "${names[@]}"; do

@@ -9,9 +9,11 @@
  *   the role needed and the identity that called (`needs role operator; called as
  *   reader/grafana`).
  * Each refusal is logged once per (identity, method) per minute (refusal-log.ts), or, for a
- * caller with no valid credential, once per (peer connection address, method): never once per
- * call, since a client retrying on one connection keeps its address; a refusal never throws out of the server, it ends that one call.
+ * caller with no valid credential, once per (peer host, method): never once per call, and not
+ * once per connection either (a member or CLI retrying dials from a new port each time); a
+ * refusal never throws out of the server, it ends that one call.
  */
+import { isIP } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { formatIdentity, holdsAnyRole } from "./auth-role.ts";
@@ -35,6 +37,17 @@ export function permissionDeniedDetails(method: string, needed: string | undefin
     : `needs role ${needed}; called as ${who}`;
 }
 
+/**
+ * The host of a peer as grpc-js's server gives it (`10.0.0.7:40124`, `::1:40124`,
+ * `[::1]:40124`): the address without its port, or the whole string when it has none.
+ */
+export function peerHost(peer: string): string {
+  const bracketed = /^\[(.+)\]:\d+$/.exec(peer);
+  if (bracketed) return bracketed[1]!;
+  const m = /^(.+):\d+$/.exec(peer);
+  return m && isIP(m[1]!) !== 0 ? m[1]! : peer;
+}
+
 /** A server interceptor enforcing authentication and the method table on every call. */
 export function createAuthInterceptor(options: AuthInterceptorOptions): grpc.ServerInterceptor {
   const { auth, logger } = options;
@@ -47,7 +60,7 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): grpc.Ser
             const peer = call.getPeer();
             const outcome = authenticateCall(auth, metadata, call.getAuthContext()?.sslPeerCertificate);
             if (!("identity" in outcome)) {
-              const suppressed = refusals.admit(`unauthenticated ${peer} ${method.path}`);
+              const suppressed = refusals.admit(`unauthenticated ${peerHost(peer)} ${method.path}`);
               if (suppressed !== null) {
                 logger.warn(
                   { peer, method: method.path, suppressed },

@@ -2,8 +2,9 @@
  * The keys role tokens are made with (role-token.ts): `peer.key` (elector tokens),
  * `members.key` (member tokens) and `operators.key` (operator and reader tokens). A key file
  * holds {@link KEY_BYTES} random bytes, base64url, and is read by the token-file rule
- * (`readTokenFile` in rpc/cluster-token.ts: trimmed, printable, and whatever file-mode check
- * that rule makes), so a key file and a token file are refused for the same reasons.
+ * (`readTokenFile` in rpc/cluster-token.ts: trimmed, printable, and readable by its owner
+ * only, or also by its group when root owns it), so a key file and a token file are refused
+ * for the same reasons.
  */
 import { randomBytes } from "node:crypto";
 import { readTokenFile, TokenFileError } from "../rpc/cluster-token.ts";
@@ -62,10 +63,9 @@ export function decodeKey(text: string, subject: string): Buffer | string {
 export function readKeyFile(path: string): Buffer {
   let text: string;
   try {
-    text = readTokenFile(path);
+    text = readTokenFile(path, "key");
   } catch (e) {
-    if (e instanceof TokenFileError)
-      throw new KeyFileError(path, e.problem.replace("the token in", "the key in"));
+    if (e instanceof TokenFileError) throw new KeyFileError(path, e.problem);
     throw e;
   }
   const key = decodeKey(text, `the key in ${path}`);

@@ -21,7 +21,17 @@ import { verifyRoleToken } from "./role-token.ts";
 
 /** How a server authenticates calls. */
 export type ServerAuth =
-  { readonly kind: "shared"; readonly token: string } | { readonly kind: "keys"; readonly keys: AuthKeys };
+  | { readonly kind: "shared"; readonly token: string }
+  | {
+      readonly kind: "keys";
+      readonly keys: AuthKeys;
+      /**
+       * The legacy shared token, still accepted as every role while a cluster upgrades
+       * (docs/security.md#upgrading: an elector with both `cluster.auth` and the shared
+       * `token_file`). Absent once the upgrade is done.
+       */
+      readonly sharedToken?: string;
+    };
 
 /** The outcome of authenticating one call: who, or why not. */
 export type AuthOutcome = { readonly identity: Identity } | { readonly problem: string };
@@ -41,9 +51,7 @@ export function authenticateCall(
 ): AuthOutcome {
   const token = presentedToken(metadata);
   if (auth.kind === "shared") {
-    if (token !== null && auth.token.length > 0 && timingSafeEqual(digest(token), digest(auth.token))) {
-      return { identity: SHARED_IDENTITY };
-    }
+    if (isSharedToken(token, auth.token)) return { identity: SHARED_IDENTITY };
     return { problem: "missing or wrong cluster token" };
   }
   try {
@@ -54,5 +62,14 @@ export function authenticateCall(
     throw e;
   }
   const identity = token === null ? null : verifyRoleToken(auth.keys, token);
-  return identity ? { identity } : { problem: "missing or wrong cluster token" };
+  if (identity) return { identity };
+  if (auth.sharedToken !== undefined && isSharedToken(token, auth.sharedToken)) {
+    return { identity: SHARED_IDENTITY };
+  }
+  return { problem: "missing or wrong cluster token" };
+}
+
+/** Whether `presented` is the shared token `expected`, compared in constant time. */
+function isSharedToken(presented: string | null, expected: string): boolean {
+  return presented !== null && expected.length > 0 && timingSafeEqual(digest(presented), digest(expected));
 }

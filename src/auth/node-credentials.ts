@@ -8,6 +8,9 @@
  * - **Elector with keys** (`cluster.auth`): the server checks role tokens and certificates with
  *   the keys; the node presents `elector.NAME.MAC` to peers (and on forwarded control calls),
  *   and, if it is also a member, `member.NAME.MAC` on its report stream, both derived here.
+ * - **Upgrading elector** (`cluster.auth` and the legacy shared `token_file`): the server
+ *   accepts role tokens, certificates and the shared token; the node still presents the shared
+ *   token, so a cluster upgrades one node at a time (docs/security.md#upgrading).
  * - **Member-only with its token** (`token_file` holding `member.NAME.MAC`): no server; the
  *   token must be a member token of this very node (name = node name).
  */
@@ -55,9 +58,20 @@ export function resolveCredentials(src: CredentialSource): NodeCredentials | Cre
       };
     }
     if (token !== null) {
+      if (parseRoleToken(token) !== null) {
+        return {
+          key: "cluster.token_file",
+          problem:
+            "holds a role token, but this elector has cluster.auth: it derives its own tokens from the keys; remove token_file",
+        };
+      }
+      // The upgrade's middle step (docs/security.md#upgrading): accept both, present the
+      // shared token, so electors and members not yet upgraded still accept this one.
       return {
-        key: "cluster.token_file",
-        problem: "must not be set with cluster.auth: an elector derives its own tokens from the keys",
+        legacy: true,
+        server: { kind: "keys", keys, sharedToken: token },
+        electorToken: token,
+        memberToken: token,
       };
     }
     return {
@@ -79,7 +93,7 @@ export function resolveCredentials(src: CredentialSource): NodeCredentials | Cre
   if (parts.role !== "member") {
     return {
       key: "cluster.token_file",
-      problem: `holds a ${parts.role} token; a node's token file holds its member token (member.NAME...) or the legacy cluster token`,
+      problem: `holds ${parts.role === "operator" || parts.role === "elector" ? "an" : "a"} ${parts.role} token; a node's token file holds its member token (member.NAME...) or the legacy cluster token`,
     };
   }
   if (parts.name !== name) {

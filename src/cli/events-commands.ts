@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import type { ControlApi } from "../control/control-types.ts";
-import { jsonLine } from "./output.ts";
+import { jsonLine, terminalText } from "./output.ts";
 import { type ClientFlags, type CliContext, clientOptions, UsageError } from "./program.ts";
 
 /** How many events `events` asks for per call; a full page means there may be more. */
@@ -42,7 +42,7 @@ async function printEvents(
       if (flags.json) cli.io.out(`${line}\n`);
       else
         cli.io.out(
-          `${e.id}  ${e.time}  ${e.type}  ${e.member ?? "-"}  ${e.service ?? "-"}  ${JSON.stringify(e.details)}\n`,
+          `${terminalText(`${e.id}  ${e.time}  ${e.type}  ${e.member ?? "-"}  ${e.service ?? "-"}  ${JSON.stringify(e.details)}`)}\n`,
         );
     }
     if (eventsJson.length === EVENTS_PAGE) continue;
@@ -83,9 +83,9 @@ async function verifyCluster(cli: CliContext, flags: ClientFlags): Promise<numbe
     if (flags.json) cli.io.out(jsonLine(r));
     else if (r.ok)
       cli.io.out(
-        `ok: ${r.checked} events verified${r.anchorId > 0 ? ` from anchor ${r.anchorId}` : ""}; head ${r.headHash}\n`,
+        `ok: ${r.checked} events verified${r.anchorId > 0 ? ` from anchor ${r.anchorId}` : ""}; head ${terminalText(r.headHash)}\n`,
       );
-    else cli.io.out(`broken at event ${r.brokenId}: ${r.reason}\n`);
+    else cli.io.out(`broken at event ${r.brokenId}: ${terminalText(r.reason)}\n`);
     return r.ok ? 0 : 1;
   } finally {
     api.close();
@@ -112,7 +112,7 @@ async function verifyDataDir(cli: CliContext, dir: string, flags: ClientFlags): 
   const { auditDataDir, firstDivergence } = await import("../storage/audit-data-dir.ts");
   const audit = await auditDataDir(dir);
   const report = (ok: boolean, text: string, extra: object = {}) => {
-    cli.io.out(flags.json ? jsonLine({ ok, message: text, ...extra }) : `${text}\n`);
+    cli.io.out(flags.json ? jsonLine({ ok, message: text, ...extra }) : `${terminalText(text)}\n`);
     return ok ? 0 : 1;
   };
   if (audit.kind === "snapshot-broken") return report(false, `broken in the snapshot: ${audit.message}`);

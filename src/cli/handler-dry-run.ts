@@ -1,7 +1,8 @@
 /**
  * `conclave handlers test HANDLER [--event ID]`: run a configured handler here, once, with
  * exactly the environment and standard input the leader gives it for a committed event
- * (built by the contract's `handlerInvocation`, as the leader builds them), or for a synthetic
+ * (built by the contract's `handlerInvocation`, as the leader builds them, over the same few
+ * variables of this shell's environment, `inheritedHandlerEnv`), or for a synthetic
  * event when no id is given. `CONCLAVE_DRY_RUN=1`; nothing is recorded in the cluster. This is
  * gossipcheck's `local-check`, for handlers.
  *
@@ -11,7 +12,7 @@
  */
 import type { HandlerConfig } from "../config/node-config.ts";
 import type { Event } from "../contract/events.ts";
-import { DEFAULT_CLUSTER_NAME, handlerInvocation } from "../contract/handler-env.ts";
+import { DEFAULT_CLUSTER_NAME, handlerInvocation, inheritedHandlerEnv } from "../contract/handler-env.ts";
 import type { ControlApi } from "../control/control-types.ts";
 import { runProcessGroup } from "../process/process-run.ts";
 import type { RunOutcome } from "../process/run-outcome.ts";
@@ -71,7 +72,11 @@ function syntheticEvent(h: HandlerConfig, member: string | null): Event {
  * Build the run's input from the cluster's committed state and run `h` here once.
  * @throws UsageError for an unknown event id.
  */
-export async function dryRunHandler(api: ControlApi, h: HandlerConfig, eventId: number | null): Promise<DryRun> {
+export async function dryRunHandler(
+  api: ControlApi,
+  h: HandlerConfig,
+  eventId: number | null,
+): Promise<DryRun> {
   const { members } = await api.members();
   let event: Event;
   let covers: number[];
@@ -106,6 +111,13 @@ export async function dryRunHandler(api: ControlApi, h: HandlerConfig, eventId: 
     cluster: DEFAULT_CLUSTER_NAME,
     dryRun: true,
   });
-  const outcome = await runProcessGroup({ run: h.run, env, stdin, timeoutMs: h.timeoutMs }).done;
+  // The environment the leader gives the run: PATH, HOME and the locale of this shell, no more.
+  const outcome = await runProcessGroup({
+    run: h.run,
+    baseEnv: inheritedHandlerEnv(process.env),
+    env,
+    stdin,
+    timeoutMs: h.timeoutMs,
+  }).done;
   return { handler: h.name, event, env, stdin, outcome };
 }

@@ -8,7 +8,7 @@ import { ConfigError } from "../config/config-error.ts";
 import { loadConfig } from "../config/load-config.ts";
 import { outcomeDetails } from "../elector/leader/handler-attempt.ts";
 import { dryRunHandler } from "./handler-dry-run.ts";
-import { jsonLine } from "./output.ts";
+import { jsonLine, resultText, terminalText } from "./output.ts";
 import { type ClientFlags, type CliContext, clientOptions, UsageError } from "./program.ts";
 
 /** Add the `handlers` group and its subcommands to the program. */
@@ -57,11 +57,27 @@ export function addHandlersCommands(program: Command, cli: CliContext): void {
           const r = await dryRunHandler(api, h, flags.event === undefined ? null : Number(flags.event));
           const details = outcomeDetails(r.outcome);
           if (flags.json) {
-            cli.io.out(jsonLine({ handler: r.handler, event: r.event.id, env: r.env, stdin: JSON.parse(r.stdin), ...details }));
+            cli.io.out(
+              jsonLine({
+                handler: r.handler,
+                event: r.event.id,
+                env: r.env,
+                stdin: JSON.parse(r.stdin),
+                ...details,
+              }),
+            );
           } else {
-            const code = r.outcome.kind === "exited" ? `exit code ${r.outcome.code ?? r.outcome.signal}` : r.outcome.kind;
-            cli.io.out(`${r.handler} for event ${r.event.id} (${r.event.type}), dry run: ${code} after ${details.duration_ms} ms\n`);
-            if (typeof details.output === "string" && details.output !== "") cli.io.out(details.output.endsWith("\n") ? details.output : `${details.output}\n`);
+            const code =
+              r.outcome.kind === "exited"
+                ? `exit code ${r.outcome.code ?? r.outcome.signal}`
+                : r.outcome.kind;
+            cli.io.out(
+              terminalText(
+                `${r.handler} for event ${r.event.id} (${r.event.type}), dry run: ${code} after ${details.duration_ms} ms`,
+              ) + "\n",
+            );
+            if (typeof details.output === "string" && details.output !== "")
+              cli.io.out(resultText(details.output));
           }
           return r.outcome.kind === "exited" && r.outcome.code === 0 ? 0 : 1;
         } finally {

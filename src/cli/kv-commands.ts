@@ -3,6 +3,7 @@
  */
 import type { Command } from "commander";
 import { ControlError } from "../control/control-types.ts";
+import { terminalText } from "./output.ts";
 import { type ClientFlags, type CliContext, clientOptions } from "./program.ts";
 
 /** Add the `kv` group and its subcommands to the program. */
@@ -27,7 +28,8 @@ export function addKvCommands(program: Command, cli: CliContext): void {
       cli.client(flags, async (api) => {
         const r = await api.kvList(prefix ?? "");
         if (flags.json) return r.items;
-        return r.items.map((i) => `${i.key} = ${i.value}`).join("\n");
+        // One line per key: a value's own line breaks must not pass for other keys.
+        return r.items.map((i) => terminalText(`${i.key} = ${i.value}`)).join("\n");
       }),
   );
   clientOptions(kv.command("delete").argument("<key>")).action((key: string, flags: ClientFlags) =>

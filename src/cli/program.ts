@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from "commander";
 import { HostPortError, splitHostPort } from "../config/host-port.ts";
 import { type ControlApi, ControlError } from "../control/control-types.ts";
 import { readTokenFile, TokenFileError } from "../rpc/cluster-token.ts";
-import { resultText } from "./output.ts";
+import { resultText, terminalText } from "./output.ts";
 import { speaksTls } from "./tls-probe.ts";
 
 /** Where a CLI run writes, and how it reaches a node (replaceable in tests). */
@@ -101,18 +101,22 @@ export class CliContext {
       if (e instanceof HostPortError) throw new UsageError(`--addr must be HOST:PORT: ${e.message}`);
       throw e;
     }
-    const tokenFile = flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE;
-    if (!tokenFile) throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE)");
-    let token: string;
-    try {
-      token = readTokenFile(tokenFile);
-    } catch (e) {
-      if (e instanceof TokenFileError) throw new UsageError(`--token-file: ${e.problem}`);
-      throw e;
-    }
     const tlsParts = [flags.tlsCa, flags.tlsCert, flags.tlsKey];
     if (tlsParts.some(Boolean) && !tlsParts.every(Boolean)) {
       throw new UsageError("--tls-ca, --tls-cert and --tls-key go together");
+    }
+    const tokenFile = flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE;
+    // With a client certificate the certificate names the caller (docs/security.md); a token
+    // is then optional.
+    if (!tokenFile && !flags.tlsCert) {
+      throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE), unless --tls-cert names you");
+    }
+    let token = "";
+    try {
+      if (tokenFile) token = readTokenFile(tokenFile);
+    } catch (e) {
+      if (e instanceof TokenFileError) throw new UsageError(`--token-file: ${e.problem}`);
+      throw e;
     }
     const tls = flags.tlsCa ? { ca: flags.tlsCa, cert: flags.tlsCert!, key: flags.tlsKey! } : undefined;
     const api = this.io.connect({ addr, token, ...(tls ? { tls } : {}) });
@@ -254,15 +258,16 @@ export async function runProgram(
       // --help and --version exit 0; everything else commander refuses is bad usage.
       return e.exitCode === 0 ? 0 : 2;
     }
+    // A message may quote the cluster (a name, a refusal): printed through terminalText.
     if (e instanceof UsageError) {
-      context.io.err(`conclave: ${e.message}\n`);
+      context.io.err(`conclave: ${terminalText(e.message, true)}\n`);
       return 2;
     }
     if (e instanceof ControlError) {
-      context.io.err(`conclave: ${e.message}\n`);
+      context.io.err(`conclave: ${terminalText(e.message, true)}\n`);
       return 1;
     }
-    context.io.err(`conclave: ${(e as Error).message}\n`);
+    context.io.err(`conclave: ${terminalText((e as Error).message, true)}\n`);
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The handler contract of docs/handler-contract.md as types and one pure builder: the
- * `CONCLAVE_*` variables a handler is started with and the JSON document on its standard input.
+ * The handler contract of docs/handler-contract.md as types and pure builders: the
+ * `CONCLAVE_*` variables a handler is started with, the few variables it keeps from the
+ * agent's environment, and the JSON document on its standard input.
  * The leader produces them (elector/leader/handler-attempt.ts); the shipped handlers in
  * `handlers/` and every operator's script rely on them, so this file changes only with docs/.
  *
@@ -112,6 +113,30 @@ export function handlerEnvironment(input: HandlerEnvironmentInput): HandlerEnvir
       .join(","),
     CONCLAVE_DRY_RUN: input.dryRun ? "1" : "",
   };
+}
+
+/**
+ * The only variables a handler run takes from the agent's own environment, each when it is
+ * set there: where programs are (`PATH`), the locale (`LANG`, `LC_ALL`) and `HOME` (so `ssh`,
+ * `git` or `curl` in a handler find their own configuration and known hosts; it names a
+ * directory and holds no secret). Nothing else of the agent's environment reaches a handler:
+ * not a secret some unit file gave the agent, not `CONCLAVE_*` variables of the agent itself.
+ */
+export const HANDLER_INHERITED_NAMES = ["PATH", "HOME", "LANG", "LC_ALL"] as const;
+
+/**
+ * The part of `agentEnv` a handler run is started with ({@link HANDLER_INHERITED_NAMES} that
+ * are set); the run's `CONCLAVE_*` variables ({@link handlerEnvironment}) are laid over it.
+ */
+export function inheritedHandlerEnv(
+  agentEnv: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of HANDLER_INHERITED_NAMES) {
+    const v = agentEnv[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
 }
 
 // ---------------------------------------------------------------------------------------------

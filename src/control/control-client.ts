@@ -103,10 +103,14 @@ function toControlError(err: grpc.ServiceError, addr: string): ControlError {
   const details = err.details || err.message;
   switch (err.code) {
     case grpc.status.UNAUTHENTICATED:
+      // The server's details never include a credential (call-authenticator.ts).
       return new ControlError(
         err.code,
-        `${addr} refused the call: missing or wrong cluster token (check --token-file)`,
+        `${addr} refused the call: ${err.details || "missing or wrong cluster token"} (check --token-file)`,
       );
+    case grpc.status.PERMISSION_DENIED:
+      // "needs role operator; called as reader/grafana" (auth-interceptor.ts).
+      return new ControlError(err.code, `${addr} refused the call: ${details}`);
     case grpc.status.DEADLINE_EXCEEDED:
       return new ControlError(err.code, `${addr} did not answer in time: ${details}`);
     case grpc.status.UNAVAILABLE:

@@ -3,12 +3,16 @@
  * answers it, and each failure to a status code an operator (or the CLI's retry loop) can act
  * on: UNAVAILABLE for "try again, perhaps elsewhere" (no leader, leadership moving, a
  * proposal dropped, the node stopping), DEADLINE_EXCEEDED, INVALID_ARGUMENT for a bad request,
- * FAILED_PRECONDITION for a request the cluster's state refuses, INTERNAL for a bug (logged).
+ * FAILED_PRECONDITION for a request the cluster's state refuses, RESOURCE_EXHAUSTED for one past
+ * a size or count limit (the message names it: "kv quota exceeded: ..."), INTERNAL for a bug
+ * (logged).
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ConfChangeRefusedError, LeaderTransferringError, NotLeaderError } from "../../raft/index.ts";
 import { BadCommandError } from "../coordinator/commands.ts";
+import { LimitExceededError } from "../coordinator/command-limits.ts";
+import { ConfChangeEntryError } from "../elector/elector-node.ts";
 import { HandlerRetryError } from "../elector/leader/handler-runner.ts";
 import { NodeStoppedError, ProposalDroppedError, RequestTimeoutError } from "../elector/node-errors.ts";
 import { controlServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
@@ -35,6 +39,8 @@ export function toServiceError(e: unknown): Partial<grpc.ServiceError> {
   }
   if (e instanceof RequestTimeoutError) return status(grpc.status.DEADLINE_EXCEEDED, err.message);
   if (e instanceof BadCommandError) return status(grpc.status.INVALID_ARGUMENT, err.message);
+  if (e instanceof ConfChangeEntryError) return status(grpc.status.INVALID_ARGUMENT, err.message);
+  if (e instanceof LimitExceededError) return status(grpc.status.RESOURCE_EXHAUSTED, err.message);
   if (e instanceof ConfChangeRefusedError) return status(grpc.status.FAILED_PRECONDITION, err.message);
   if (e instanceof HandlerRetryError) return status(grpc.status.FAILED_PRECONDITION, err.message);
   return status(grpc.status.INTERNAL, err?.message ?? String(e));

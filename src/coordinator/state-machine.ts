@@ -13,7 +13,6 @@ import { CHECKS_PER_MEMBER_MAX, formatBytes, KV_QUOTA_BYTES, MEMBERS_MAX } from 
 import type { EventFields } from "../contract/events.ts";
 import { BadCommandError, type Command, type CommandResult, decodeCommand } from "./commands.ts";
 import { LimitExceededError, type LimitName } from "./command-limits.ts";
-import { confChangeEntryProblem } from "./conf-change-rules.ts";
 import { EventLog } from "./event-log.ts";
 import type { EventLogSnapshot } from "./event-log-snapshot.ts";
 import { type HandlerRunRecord, HandlerRunsState } from "./handler-runs-state.ts";
@@ -96,11 +95,19 @@ export class CoordinatorState {
     }
     this.applied = entry.index;
     if (entry.type === "conf") {
-      // Refused, never thrown: the elector gates conf entries before Raft sees them
-      // (elector-node.ts), so this only meets one a forged or older leader wrote.
-      const problem = confChangeEntryProblem(entry.data);
-      if (problem !== null) return { kind: "rejected", reason: problem };
-      const cc = decodeConfChange(entry.data);
+      // No name or address rule here, only raft's own decoding: raft takes the configuration
+      // from a conf entry as soon as it is in the log (raft.ts trackConfEntries) and never asks
+      // the state machine, so refusing it here would leave an elector in raft's configuration
+      // (and in every snapshot's) that the address book lacks, and the node would skip the
+      // peer update of outcome "conf". The rules of conf-change-rules.ts are a gate instead,
+      // before raft sees the entry (elector-node.ts: proposals and peer messages).
+      let cc;
+      try {
+        cc = decodeConfChange(entry.data);
+      } catch (e) {
+        // Raft refuses such data too (it decodes every conf entry it appends): never in a log.
+        return { kind: "rejected", reason: (e as Error).message };
+      }
       if (cc.type === "remove") this.electors.delete(cc.node);
       else if (cc.context) this.electors.set(cc.node, cc.context);
       return { kind: "conf", electors: this.electors };

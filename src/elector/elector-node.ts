@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import {
   type ConfChange,
   decodeConfChange,
+  encodeConfChange,
   type Entry,
   type Message,
   type NodeId,
@@ -22,6 +23,10 @@ import {
   type Rng,
 } from "../../raft/index.ts";
 import { type Command, encodeCommand, validateCommand } from "../coordinator/commands.ts";
+import { LimitExceededError } from "../coordinator/command-limits.ts";
+import { confChangeEntryProblem } from "../coordinator/conf-change-rules.ts";
+import { checkSnapshot } from "../coordinator/snapshot-check.ts";
+import { formatBytes, PROPOSAL_MAX_BYTES } from "../contract/limits.ts";
 import type { LogStore } from "../storage/log-store.ts";
 import type { PeerTransport, PeerTransportEvents } from "../transport/peer-transport.ts";
 import type { ApplyOutcome, CoordinatorState } from "../coordinator/state-machine.ts";
@@ -76,6 +81,11 @@ export interface ElectorNodeOptions {
   now?: () => number;
 }
 
+/** A membership change breaks the rules of conf-change-rules.ts (a bad elector name or address). */
+export class ConfChangeEntryError extends Error {
+  override readonly name = "ConfChangeEntryError";
+}
+
 interface ProposalWaiter {
   term: number;
   /** When it was proposed (the `now` clock), for the commit latency. */
@@ -104,6 +114,8 @@ export class ElectorNode {
   private readonly applyListeners = new Set<(entry: Entry, outcome: ApplyOutcome) => void>();
   private readonly now: () => number;
   private readonly contact: PeerContactLog;
+  /** The key of the last peer message refused (see {@link refusal}): each is logged once. */
+  private lastRefusal: string | null = null;
 
   constructor(private readonly o: ElectorNodeOptions) {
     this.id = o.id;
@@ -225,17 +237,40 @@ export class ElectorNode {
 
   /**
    * Replicate a command; resolves with its outcome once it is committed and applied here.
-   * @throws NotLeaderError (with the leader's name) when this node is not the leader.
+   * Every limit is checked before anything is proposed (the command's shape and names, the
+   * limits that depend on the state, the size of the entry), and a command that the state
+   * machine still refuses at apply time (the kv quota filled meanwhile by entries in flight)
+   * rejects the same way, so a proposer sees one error whichever check caught it.
+   * @throws NotLeaderError (with the leader's name) when this node is not the leader;
+   *   BadCommandError for a malformed command or a bad name; LimitExceededError (thrown, or
+   *   the rejection) naming the limit a command exceeds
    */
   propose(command: Command): Promise<ApplyOutcome> {
     const cmd = validateCommand(command);
+    this.o.state.checkLimits(cmd);
+    const data = encodeCommand(cmd);
+    if (data.length > PROPOSAL_MAX_BYTES) {
+      throw new LimitExceededError(
+        "proposal",
+        `${cmd.type}: the command is ${data.length} bytes; the largest proposal is ${formatBytes(PROPOSAL_MAX_BYTES)}`,
+      );
+    }
     if (this.stopped) return Promise.reject(new NodeStoppedError());
-    const { index, term } = this.raw.propose(encodeCommand(cmd));
-    return this.waitForIndex(index, term);
+    const { index, term } = this.raw.propose(data);
+    return this.waitForIndex(index, term).then((o) => {
+      if (o.kind === "over-limit") throw new LimitExceededError(o.limit, o.reason);
+      return o;
+    });
   }
 
-  /** Propose a membership change; resolves once it is applied here. */
+  /**
+   * Propose a membership change; resolves once it is applied here.
+   * @throws ConfChangeEntryError when the change breaks the rules every elector holds conf
+   *   entries to (conf-change-rules.ts); what raft refuses (ConfChangeRefusedError, NotLeaderError)
+   */
   proposeConfChange(cc: ConfChange): Promise<ApplyOutcome> {
+    const problem = confChangeEntryProblem(encodeConfChange(cc));
+    if (problem !== null) throw new ConfChangeEntryError(problem);
     if (this.stopped) return Promise.reject(new NodeStoppedError());
     const { index, term } = this.raw.proposeConfChange(cc);
     return this.waitForIndex(index, term);
@@ -289,12 +324,57 @@ export class ElectorNode {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.contact.heard(m.from);
+    const refusal = this.refusal(m);
+    if (refusal !== null) {
+      // Dropped before raft sees it, so nothing of it is persisted: the sender (a correct
+      // leader retries) or the operator must fix it; this node keeps running on its old state.
+      if (refusal.key !== this.lastRefusal) {
+        this.lastRefusal = refusal.key;
+        this.o.logger.error(
+          { from: m.from, type: m.type, index: m.snapshot?.meta.index ?? m.index, reason: refusal.reason },
+          refusal.what,
+        );
+      }
+      this.schedule();
+      return;
+    }
     try {
       this.raw.step(m);
     } catch (e) {
       this.o.logger.warn({ err: e, from: m.from, type: m.type }, "dropped a peer message raft refused");
     }
     this.schedule();
+  }
+
+  /**
+   * Why a peer message must not reach raft, or null: never persist what cannot be loaded.
+   * A snapshot must load (snapshot-check.ts: a forged one of non-JSON data would make every
+   * restart fail); a conf entry must pass the rules of conf-change-rules.ts (raft takes a
+   * configuration from its log as soon as the entry is appended, and a 70,000-byte elector
+   * name makes the next snapshot unwritable). `key` names the refusal, so that a leader
+   * retrying the same message is logged once, not at every retry.
+   */
+  private refusal(m: Message): { key: string; what: string; reason: string } | null {
+    if (m.type === "snap" && m.snapshot) {
+      const v = checkSnapshot(m.snapshot, this.o.founders);
+      if (v.ok) return null;
+      return {
+        key: `snap:${m.from}:${m.snapshot.meta.term}:${m.snapshot.meta.index}`,
+        what: "refused a snapshot from a peer that would not load: not persisted, keeping the old state",
+        reason: v.reason,
+      };
+    }
+    for (const e of m.entries) {
+      if (e.type !== "conf") continue;
+      const problem = confChangeEntryProblem(e.data);
+      if (problem === null) continue;
+      return {
+        key: `conf:${m.from}:${e.term}:${e.index}`,
+        what: "refused entries from a peer carrying a bad membership change: not persisted",
+        reason: `entry ${e.index}: ${problem}`,
+      };
+    }
+    return null;
   }
 
   /** Run the loop soon, unless it is running (it re-checks for work before it stops). */

@@ -66,6 +66,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   try {
     store = await LevelLogStore.open({
       dir: config.dataDir,
+      warn: (message) => logger.warn(message),
       ...(config.cluster.join ? {} : { bootstrap: { voters: [...founders.keys()].sort(), learners: [] } }),
     });
   } catch (e) {

@@ -10,9 +10,21 @@ import type { Logger } from "pino";
 import type { NodeId } from "../../raft/index.ts";
 import { formatIdentity, mayActAs } from "../auth/auth-role.ts";
 import { callIdentity } from "../auth/call-identity.ts";
+import { RefusalLog } from "../auth/refusal-log.ts";
 import { memberServiceDefinition, type ServiceHost } from "../rpc/service-definitions.ts";
 import type { ClusterChecks } from "../coordinator/cluster-checks-state.ts";
-import { type CheckState, checkStateProblem } from "../contract/check-state.ts";
+import { type CheckState, checkStateProblem, reportedCheckNameProblem } from "../contract/check-state.ts";
+import { refusalsFromWire } from "../contract/check-refusals.ts";
+import { canonicalJson } from "../contract/canonical-json.ts";
+import {
+  CHECK_DETAIL_MAX_BYTES,
+  CHECKS_PER_MEMBER_MAX,
+  EVENT_DETAILS_MAX_BYTES,
+  formatBytes,
+  MEMBER_ADDRESS_MAX_BYTES,
+  SERVICES_PER_MEMBER_MAX,
+} from "../contract/limits.ts";
+import { nameProblem, quoteName } from "../contract/names.ts";
 import type { MasterKeeper } from "./leader/master-keeper.ts";
 import type { MemberTracker } from "./leader/member-tracker.ts";
 import type { RefusalRecorder } from "./leader/refusal-recorder.ts";
@@ -75,8 +87,96 @@ export interface MemberServiceExtras {
 /** A member's report stream, as grpc-js hands it to the handler. */
 type Stream = grpc.ServerDuplexStream<Report, object>;
 
-/** Longest member name accepted: names are host names. */
-const MAX_NAME = 253;
+/** Why the edge refuses a report: the status the stream ends with and the message. */
+export interface ReportRefusal {
+  readonly code: grpc.status;
+  readonly details: string;
+}
+
+const invalid = (details: string): ReportRefusal => ({ code: grpc.status.INVALID_ARGUMENT, details });
+const exhausted = (details: string): ReportRefusal => ({ code: grpc.status.RESOURCE_EXHAUSTED, details });
+
+/**
+ * Why a registration is refused at the edge, or null: the same limits the state machine holds
+ * a `member-joined` to (contract/limits.ts, coordinator/command-limits.ts), checked here so a
+ * member past one is told why (INVALID_ARGUMENT for a name or an address, RESOURCE_EXHAUSTED
+ * for a count) instead of being proposed and skipped. The check states are checked apart
+ * ({@link registeredChecks}).
+ */
+export function registrationProblem(reg: {
+  readonly name: unknown;
+  readonly address?: unknown;
+  readonly services?: unknown;
+  readonly checks?: unknown;
+}): ReportRefusal | null {
+  const np = nameProblem("member", reg.name);
+  if (np !== null) return invalid(`registration refused: ${np}`);
+  const address = reg.address ?? "";
+  if (typeof address !== "string") return invalid("registration refused: the address must be text");
+  if (Buffer.byteLength(address) > MEMBER_ADDRESS_MAX_BYTES) {
+    return invalid(
+      `registration refused: the address is ${Buffer.byteLength(address)} bytes; the limit is ${MEMBER_ADDRESS_MAX_BYTES} bytes (MEMBER_ADDRESS_MAX_BYTES)`,
+    );
+  }
+  const services = reg.services ?? [];
+  if (!Array.isArray(services)) return invalid("registration refused: the services must be a list");
+  if (services.length > SERVICES_PER_MEMBER_MAX) {
+    return exhausted(
+      `registration refused: ${services.length} services; a member may run at most ${SERVICES_PER_MEMBER_MAX} (SERVICES_PER_MEMBER_MAX)`,
+    );
+  }
+  for (const sv of services as unknown[]) {
+    const p = nameProblem("service", sv);
+    if (p !== null) return invalid(`registration refused: ${p}`);
+  }
+  const checks = reg.checks;
+  if (typeof checks === "object" && checks !== null && !Array.isArray(checks)) {
+    const names = Object.keys(checks);
+    if (names.length > CHECKS_PER_MEMBER_MAX) {
+      return exhausted(
+        `registration refused: ${names.length} checks; a member may have at most ${CHECKS_PER_MEMBER_MAX} (CHECKS_PER_MEMBER_MAX)`,
+      );
+    }
+    for (const c of names) {
+      const p = reportedCheckNameProblem(c);
+      if (p !== null) return invalid(`registration refused: ${p}`);
+    }
+  }
+  // Not reachable within the limits above today; kept so the details cap holds whatever they become.
+  const size = Buffer.byteLength(canonicalJson({ address, services, checks: checks ?? {} }));
+  if (size > EVENT_DETAILS_MAX_BYTES) {
+    return exhausted(
+      `registration refused: its member-joined details are ${size} bytes; the limit is ${formatBytes(EVENT_DETAILS_MAX_BYTES)} (EVENT_DETAILS_MAX_BYTES)`,
+    );
+  }
+  return null;
+}
+
+/**
+ * Why a `checks-refused` report could not be committed for its size, or null: the reasons of
+ * many refused checks together can pass the details cap, and the recorder would otherwise
+ * propose (and fail) it again at every heartbeat.
+ */
+export function refusalsSizeProblem(wire: unknown): string | null {
+  const r = refusalsFromWire(wire);
+  if (r.kind !== "ok") return null; // the recorder reports the shape itself
+  const size = Buffer.byteLength(
+    canonicalJson({ version: r.refusals.version, refused: { ...r.refusals.refused } }),
+  );
+  if (size <= EVENT_DETAILS_MAX_BYTES) return null;
+  return `its checks-refused details would be ${size} bytes; the limit is ${formatBytes(EVENT_DETAILS_MAX_BYTES)} (EVENT_DETAILS_MAX_BYTES)`;
+}
+
+/**
+ * A check detail as the leader keeps it: at most CHECK_DETAIL_MAX_BYTES of UTF-8, cut (not
+ * refused: it is a probe's output, not the member's choice) on a character boundary.
+ */
+export function cutCheckDetail(detail: string): string {
+  if (Buffer.byteLength(detail) <= CHECK_DETAIL_MAX_BYTES) return detail;
+  const bytes = Buffer.from(detail).subarray(0, CHECK_DETAIL_MAX_BYTES);
+  // A cut inside a multi-byte character decodes to U+FFFD at the end: drop it.
+  return bytes.toString("utf8").replace(/\uFFFD+$/, "");
+}
 
 /**
  * The check states of a registration, or why they are refused: every value must be a known
@@ -115,6 +215,8 @@ export interface MemberServiceOptions {
  */
 export function registerMemberService(server: ServiceHost, options: MemberServiceOptions): () => void {
   const { node, tracker, logger, extras } = options;
+  /** Which own-name refusals are logged (one per identity and claimed name per minute). */
+  const identityRefusals = new RefusalLog();
   const streams = new Set<Stream>();
   const endAll = () => {
     for (const s of streams) s.end();
@@ -128,6 +230,8 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
     let held = false;
     /** The cluster-checks version last sent on this stream. */
     let checksSent = 0;
+    /** Whether a cut check detail was logged on this stream. */
+    let detailCutLogged = false;
     streams.add(call);
     /** An acknowledgement: grants built now (this moment fences promotions), checks if stale. */
     const ack = (seq: number, memberVersion: number) => {
@@ -152,6 +256,12 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
     };
     /** Hand a member's refusals to the recorder; a malformed report is logged and ignored (it is only shown). */
     const refusals = (member: string, wire: unknown) => {
+      if (wire === undefined || wire === null) return;
+      const tooLarge = refusalsSizeProblem(wire);
+      if (tooLarge !== null) {
+        logger.warn({ member, peer: call.getPeer() }, `refused checks report ignored: ${tooLarge}`);
+        return;
+      }
       const outcome = extras?.refusals?.reported(member, wire);
       if (outcome?.kind === "bad") {
         logger.warn({ member, peer: call.getPeer() }, `refused checks report ignored: ${outcome.problem}`);
@@ -162,7 +272,10 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
     const finish = (err?: { code: grpc.status; details: string }) => {
       finished = true;
       streams.delete(call);
-      if (err) call.destroy(Object.assign(new Error(err.details), err));
+      // grpc-js ends a server stream with a status through an emitted 'error' (its own listener
+      // records the status and ends the call); destroy() would drop the call without one, and
+      // the member would never learn why (a refused name, a limit).
+      if (err) call.emit("error", Object.assign(new Error(err.details), err));
       else call.end();
     };
     call.on("data", (r: Report) => {
@@ -170,7 +283,7 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
       if (held) return; // heartbeats while waiting for an election to finish
       if (name === null) {
         const reg = r.register;
-        if (!reg || typeof reg.name !== "string" || reg.name === "" || reg.name.length > MAX_NAME) {
+        if (!reg || typeof reg.name !== "string" || reg.name === "") {
           logger.warn(
             { peer: call.getPeer() },
             "refused a member stream that did not start with a valid registration",
@@ -181,12 +294,21 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
           });
           return;
         }
+        const refused = registrationProblem(reg);
+        if (refused !== null) {
+          logger.warn({ peer: call.getPeer() }, refused.details);
+          finish(refused);
+          return;
+        }
         // A member speaks only for itself: its identity must be the name it registers (any
         // name for the legacy shared token; null: a bare test host that authenticates nothing).
         const identity = callIdentity(call);
         if (identity !== null && !mayActAs(identity, reg.name)) {
-          const details = `${formatIdentity(identity)} may not register as member ${reg.name}`;
-          logger.warn({ peer: call.getPeer(), identity: formatIdentity(identity) }, details);
+          const who = formatIdentity(identity);
+          const details = `${who} may not register as member ${reg.name}`;
+          // Once per (identity, claimed name) per minute, however often it retries.
+          const suppressed = identityRefusals.admit(`${who} ${reg.name}`);
+          if (suppressed !== null) logger.warn({ peer: call.getPeer(), identity: who, suppressed }, details);
           finish({ code: grpc.status.PERMISSION_DENIED, details });
           return;
         }
@@ -229,14 +351,25 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         ack(r.heartbeat.seq, r.heartbeat.checksVersion ?? 0);
       } else if (r.check) {
         const { name: check, state, detail } = r.check;
-        const problem = check ? checkStateProblem(check, state) : "a check report must name its check";
+        const problem = !check
+          ? "a check report must name its check"
+          : (reportedCheckNameProblem(check) ?? checkStateProblem(check, state));
         if (problem !== null) {
           // Refused, not guessed at: the member reconnects and registers its states afresh.
           logger.warn({ member: name, peer: call.getPeer() }, `check report refused: ${problem}`);
           finish({ code: grpc.status.INVALID_ARGUMENT, details: `check report refused: ${problem}` });
           return;
         }
-        tracker.checkReported(name, check, state as CheckState, detail ?? "");
+        const full = detail ?? "";
+        const kept = cutCheckDetail(full);
+        if (kept !== full && !detailCutLogged) {
+          detailCutLogged = true; // once per stream: a member cannot flood the log with it
+          logger.warn(
+            { member: name, check: quoteName(check), bytes: Buffer.byteLength(full) },
+            `a check detail was cut to ${formatBytes(CHECK_DETAIL_MAX_BYTES)} (CHECK_DETAIL_MAX_BYTES)`,
+          );
+        }
+        tracker.checkReported(name, check, state as CheckState, kept);
         extras?.keeper.checkReported(name, check, state as CheckState);
       } else if (r.refused) {
         refusals(name, r.refused);

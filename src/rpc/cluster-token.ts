@@ -13,9 +13,16 @@
  *
  * A token file holds the token with surrounding whitespace (a trailing newline) trimmed.
  * Messages never include the token itself: it is a secret.
+ *
+ * A token file, and a key file (auth-keys.ts reads those through {@link readTokenFile}), must
+ * not be readable by anyone but its owner: a mode with any group or other bit
+ * (`mode & 0o077`) is refused, naming the file, its mode in octal and the `chmod` that fixes
+ * it, as ssh and PostgreSQL refuse a private key. One exception, PostgreSQL's: a file owned
+ * by root may be readable by its group (0640 or 0440, nothing more), so that root can own
+ * the secret and the agent's group (`root:conclave`, deploy/README.md) read it.
  */
-import { readFileSync } from "node:fs";
-import { fsReason } from "../fs-reason.ts";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { fsReason, octalMode } from "../fs-reason.ts";
 
 /** Shortest cluster token accepted from a token file, in characters. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -81,19 +88,42 @@ export function tokenProblem(token: string, subject: string): string | null {
 }
 
 /**
- * Read a token file: its content with surrounding whitespace trimmed, which must pass
- * {@link tokenProblem}.
- * @throws TokenFileError for an unreadable file or an unacceptable token
+ * Why a secret file with this mode and owner may not be used, or null when it may: see the
+ * module's comment (no group or other bit; group read allowed when root owns the file).
+ * @param what `token` or `key`, how the message names the file
  */
-export function readTokenFile(path: string): string {
+export function secretFileModeProblem(path: string, what: string, mode: number, uid: number): string | null {
+  if ((mode & 0o077) === 0) return null;
+  if (uid === 0 && (mode & 0o037) === 0) return null;
+  const fix = uid === 0 ? `chmod 600 ${path}, or 640 to let its group read it` : `chmod 600 ${path}`;
+  return `${what} file ${path} has mode ${octalMode(mode)}; it must not be readable by group or others (${fix})`;
+}
+
+/**
+ * Read a token file: its content with surrounding whitespace trimmed, which must pass
+ * {@link tokenProblem}, from a file whose mode passes {@link secretFileModeProblem}.
+ * @param what how messages name the file and its content: `token` (default) or `key`
+ * @throws TokenFileError for an unreadable file, a file others may read, or an unacceptable token
+ */
+export function readTokenFile(path: string, what = "token"): string {
   let text: string;
+  let mode: number;
+  let uid: number;
   try {
-    text = readFileSync(path, "utf8");
+    const fd = openSync(path, "r");
+    try {
+      ({ mode, uid } = fstatSync(fd));
+      text = readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     throw new TokenFileError(path, `cannot read ${path}: ${fsReason(e)}`);
   }
+  const modeProblem = secretFileModeProblem(path, what, mode, uid);
+  if (modeProblem !== null) throw new TokenFileError(path, modeProblem);
   const token = text.trim();
-  const problem = tokenProblem(token, `the token in ${path}`);
+  const problem = tokenProblem(token, `the ${what} in ${path}`);
   if (problem !== null) throw new TokenFileError(path, problem);
   return token;
 }

@@ -10,10 +10,13 @@ import * as grpc from "@grpc/grpc-js";
 const AUTH_METADATA_KEY = "authorization";
 const BEARER = "Bearer ";
 
-/** Fresh metadata carrying the token, for a client to attach to each call. */
+/**
+ * Fresh metadata carrying the token, for a client to attach to each call. An empty token
+ * carries none: the call relies on its client certificate (`conclave://ROLE/NAME`) alone.
+ */
 export function tokenMetadata(token: string): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set(AUTH_METADATA_KEY, `${BEARER}${token}`);
+  if (token !== "") md.set(AUTH_METADATA_KEY, `${BEARER}${token}`);
   return md;
 }
 

@@ -3,7 +3,9 @@
  * `listen` address). Every service added to it is behind the auth interceptor
  * (src/auth/auth-interceptor.ts: who calls, and whether that role may call the method) and the
  * transport credentials (mutual TLS when configured). Its message limit and keepalive are those
- * of channel-options.ts, which its clients use too.
+ * of channel-options.ts, which its clients use too; one connection may open at most
+ * GRPC_MAX_CONCURRENT_STREAMS streams at once (contract/limits.ts), so one client cannot hold
+ * unbounded stream state on the server.
  *
  * A server listening off loopback without TLS logs a loud warning at start: tokens then
  * travel in clear, and anyone on the path can take one (docs/security.md).
@@ -16,6 +18,7 @@ import { createAuthInterceptor } from "../auth/auth-interceptor.ts";
 import type { ServerAuth } from "../auth/call-authenticator.ts";
 import { createServerCredentials, type TlsSource } from "./grpc-credentials.ts";
 import { HostPortError, splitHostPort } from "../config/host-port.ts";
+import { GRPC_MAX_CONCURRENT_STREAMS } from "../contract/limits.ts";
 
 /** Options of {@link createGrpcServer}. */
 export interface GrpcServerOptions {
@@ -125,6 +128,7 @@ export async function createGrpcServer(options: GrpcServerOptions): Promise<Grpc
     "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
     "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
     "grpc.keepalive_permit_without_calls": 1,
+    "grpc.max_concurrent_streams": GRPC_MAX_CONCURRENT_STREAMS,
     interceptors: [createAuthInterceptor({ auth, logger: options.logger })],
   };
   const server = new grpc.Server(serverOptions);

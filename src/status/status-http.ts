@@ -1,17 +1,21 @@
 /**
- * The node's HTTP port (config `http:`): the status page at `/`, its data at `/api/status`,
- * Prometheus metrics at `/metrics`, and `/healthz` (200 `ok`, or 503 naming the problems).
- * Read-only and unauthenticated, like Consul's or Patroni's: bind it to loopback or a
- * management network (the agent warns when it is on any other address). It reads no request
- * bodies, answers only GET and HEAD, and each answer is a fresh snapshot of the node.
+ * The node's HTTP port (config `http:`): the status page at `/` (with `/status.css` and
+ * `/status.js`), its data at `/api/status`, Prometheus metrics at `/metrics`, and `/healthz`
+ * (200 `ok`, or 503 naming the problems). Read-only and unauthenticated, like Consul's or
+ * Patroni's: bind it to loopback or a management network (the agent warns when it is on any
+ * other address). It reads no request bodies, answers only GET and HEAD, answers only to the
+ * `Host` names of this node (421 otherwise: status-host.ts, against DNS rebinding), and each
+ * answer is a fresh snapshot of the node.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname, networkInterfaces } from "node:os";
 import type { Logger } from "pino";
 import { splitHostPort } from "../config/host-port.ts";
 import { NodeMetrics } from "./node-metrics.ts";
 import { healthOf, type NodeViewSource, takeSnapshot } from "./node-view.ts";
-import { renderStatusMain, renderStatusPage } from "./status-page.ts";
+import { hostProblem, isLoopbackHost, type StatusHostContext } from "./status-host.ts";
+import { renderStatusMain, renderStatusPage, STATUS_CSS, STATUS_JS } from "./status-page.ts";
 
 /** What {@link startStatusHttp} is given. */
 export interface StatusHttpOptions {
@@ -19,6 +23,10 @@ export interface StatusHttpOptions {
   readonly listen: string;
   readonly source: NodeViewSource;
   readonly logger: Logger;
+  /** This host's interface addresses, for a `0.0.0.0` / `::` listener's Host check (`os.networkInterfaces()` when absent). */
+  readonly localAddresses?: (() => readonly string[]) | undefined;
+  /** This host's name, for the Host check (`os.hostname()` when absent). */
+  readonly hostname?: string | undefined;
 }
 
 /** A listening status server. */
@@ -33,17 +41,24 @@ export class StatusHttpBindError extends Error {
   override readonly name = "StatusHttpBindError";
 }
 
+/** On every answer. The page's style and script are its own files: nothing inline runs. */
 const SECURITY_HEADERS = {
   "X-Content-Type-Options": "nosniff",
   "Cache-Control": "no-store",
   "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
 const TEXT = "text/plain; charset=utf-8";
 const HTML = "text/html; charset=utf-8";
+/** The page's own files, served as they are, with no snapshot. */
+const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
+  "/status.css": { type: "text/css; charset=utf-8", body: STATUS_CSS },
+  "/status.js": { type: "text/javascript; charset=utf-8", body: STATUS_JS },
+};
 /** What the port serves; anything else is a 404, answered without taking a snapshot. */
-const ROUTES = new Set(["/", "/api/status", "/metrics", "/healthz"]);
+const ROUTES = new Set(["/", "/api/status", "/metrics", "/healthz", ...Object.keys(ASSETS)]);
 
 function send(res: ServerResponse, req: IncomingMessage, status: number, type: string, body: string): void {
   res.writeHead(status, {
@@ -53,8 +68,6 @@ function send(res: ServerResponse, req: IncomingMessage, status: number, type: s
   });
   res.end(req.method === "HEAD" ? undefined : body);
 }
-
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");
 
 /**
  * Open the HTTP port.
@@ -66,13 +79,24 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<RunningStat
     elector: o.source.elector !== undefined,
     member: o.source.member !== undefined,
   });
+  const hosts: StatusHostContext = {
+    listenHost: host,
+    localAddresses:
+      o.localAddresses ??
+      (() => Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address))),
+    hostname: o.hostname ?? hostname(),
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const misdirected = hostProblem(req.headers.host, hosts);
+    if (misdirected !== null) return send(res, req, 421, TEXT, misdirected);
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
       return send(res, req, 405, TEXT, "method not allowed: the status port is read-only\n");
     }
     const url = new URL(req.url ?? "/", "http://status.invalid");
     if (!ROUTES.has(url.pathname)) return send(res, req, 404, TEXT, `not found: ${url.pathname}\n`);
+    const asset = ASSETS[url.pathname];
+    if (asset) return send(res, req, 200, asset.type, asset.body);
     const snap = await takeSnapshot(o.source);
     switch (url.pathname) {
       case "/":
@@ -116,7 +140,7 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<RunningStat
   });
   server.on("error", (err) => o.logger.warn({ err }, "status page: server error"));
   const bound = (server.address() as AddressInfo).port;
-  if (!isLoopback(host)) {
+  if (!isLoopbackHost(host)) {
     o.logger.warn(
       { http: o.listen },
       "the status page, /metrics and /healthz have no authentication: keep this address on a management network",

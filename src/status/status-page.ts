@@ -1,9 +1,11 @@
 /**
- * The web status page: one self-contained HTML document rendered on the server from a
- * {@link NodeSnapshot}, readable without JavaScript. A few lines of inline script fetch the
- * page's main part again every two seconds and swap it in, so there is one renderer and the
- * page does not flicker or lose its scroll position. Every value from the cluster (member
- * names, check names, event details) is HTML-escaped: they come from configs and members.
+ * The web status page: one HTML document rendered on the server from a {@link NodeSnapshot},
+ * readable without JavaScript, with its style and script as files beside it (`/status.css`,
+ * `/status.js`: the page's Content-Security-Policy allows no inline style or script). The
+ * script fetches the page's main part again every two seconds and swaps it in, so there is
+ * one renderer and the page does not flicker or lose its scroll position. Every value from
+ * the cluster (member names, check names, event details) is HTML-escaped: they come from
+ * configs and members.
  */
 import type { Event } from "../contract/events.ts";
 import { healthOf, type NodeSnapshot } from "./node-view.ts";
@@ -155,12 +157,24 @@ export function renderStatusMain(s: NodeSnapshot): string {
   ].join("\n");
 }
 
-const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
+/** `/status.css`: the page's whole style. */
+export const STATUS_CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.3em;margin:0 0 .5em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;margin:.3em 0}th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 th{background:#f4f4f4}code{font-size:12px}.muted{color:#888}
 .badge{display:inline-block;padding:0 .45em;border-radius:.6em;font-size:12px;margin:1px 0}
-.good{background:#d8f3dc;color:#1b4332}.bad{background:#ffd6d6;color:#7a0000}.neutral{background:#eee;color:#444}`;
+.good{background:#d8f3dc;color:#1b4332}.bad{background:#ffd6d6;color:#7a0000}.neutral{background:#eee;color:#444}
+`;
+
+/** `/status.js`: swap in the page's main part (`?part=main`) every {@link REFRESH_MS}. */
+export const STATUS_JS = `"use strict";
+setInterval(async () => {
+  try {
+    const r = await fetch("?part=main", { cache: "no-store" });
+    if (r.ok) document.getElementById("main").innerHTML = await r.text();
+  } catch {}
+}, ${REFRESH_MS});
+`;
 
 /** The whole page. */
 export function renderStatusPage(s: NodeSnapshot): string {
@@ -171,7 +185,8 @@ export function renderStatusPage(s: NodeSnapshot): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Conclave · ${escapeHtml(s.node)}</title>
 <noscript><meta http-equiv="refresh" content="${REFRESH_MS / 1000}"></noscript>
-<style>${STYLE}</style>
+<link rel="stylesheet" href="status.css">
+<script src="status.js" defer></script>
 </head>
 <body>
 <h1>Conclave</h1>
@@ -179,14 +194,6 @@ export function renderStatusPage(s: NodeSnapshot): string {
 ${renderStatusMain(s)}
 </main>
 <p class="muted">JSON: <a href="api/status">/api/status</a> · <a href="metrics">/metrics</a> · <a href="healthz">/healthz</a></p>
-<script>
-setInterval(async () => {
-  try {
-    const r = await fetch("?part=main", { cache: "no-store" });
-    if (r.ok) document.getElementById("main").innerHTML = await r.text();
-  } catch {}
-}, ${REFRESH_MS});
-</script>
 </body>
 </html>
 `;

@@ -8,7 +8,6 @@
  * live log (the same shape as MemoryStorage); the mirror changes only after the batch that
  * makes the change durable has resolved, so it never shows what the disk may not hold.
  */
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ClassicLevel } from "classic-level";
 import {
@@ -20,6 +19,7 @@ import {
 } from "../../raft/index.ts";
 import { observeFsync, secondsBetween } from "../status/latency.ts";
 import { LogStoreClosedError, LogStoreWriteError, openError } from "./data-dir-errors.ts";
+import { ensureDataDir } from "./data-dir-mode.ts";
 import type { BatchOp, LevelDb } from "./log-keys.ts";
 import { type LoadedState, loadLogState } from "./log-store-load.ts";
 import { type PersistPlan, planCompaction, planPersist } from "./log-store-plan.ts";
@@ -27,8 +27,10 @@ import type { LogStore, PersistBatch } from "./log-store.ts";
 
 /** Options for {@link LevelLogStore.open}. */
 export interface LevelLogStoreOptions {
-  /** The data dir; created (with parents) if missing. */
+  /** The data dir; created (with parents) mode 0700 if missing (data-dir-mode.ts). */
   readonly dir: string;
+  /** Told when an existing data dir is open to its group or others (the agent logs it). */
+  readonly warn?: ((message: string) => void) | undefined;
   /**
    * Founding configuration. Used only when the data dir holds no store yet: the store is
    * then initialised from `bootstrapState`. Without it a new store starts empty (a
@@ -68,7 +70,8 @@ export class LevelLogStore implements LogStore {
    */
   static async open(options: LevelLogStoreOptions): Promise<LevelLogStore> {
     const dir = path.resolve(options.dir);
-    await mkdir(dir, { recursive: true });
+    const warning = await ensureDataDir(dir);
+    if (warning !== null) options.warn?.(warning);
     const db: LevelDb = new ClassicLevel<Buffer, Buffer>(dir, {
       keyEncoding: "buffer",
       valueEncoding: "buffer",

@@ -10,7 +10,12 @@
 import type { Message, NodeId } from "../../raft/index.ts";
 import { decodeMessage } from "./raft-codec.ts";
 import { decodeFrame, type RaftMessageObject } from "./raft-wire.ts";
-import { BadPeerMessageError, type PeerMessageLimits, validateMessage } from "./validate-message.ts";
+import {
+  BadPeerMessageError,
+  type PeerMessageLimits,
+  snapshotTooLarge,
+  validateMessage,
+} from "./validate-message.ts";
 
 /** The sending cluster differs from ours: traffic for another cluster reached this node. */
 export class ClusterMismatchError extends Error {
@@ -27,7 +32,10 @@ export class ClusterMismatchError extends Error {
 interface Assembly {
   /** The `snap` message, already validated with empty data. */
   readonly message: Message;
-  readonly data: Uint8Array;
+  /** The size the snap message announced. */
+  readonly size: number;
+  /** The buffer so far: at least `received` long, at most `size`. */
+  data: Uint8Array;
   received: number;
 }
 
@@ -70,11 +78,9 @@ export class InboundStream {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
       throw new BadPeerMessageError("snapshot.data", `bad data size ${String(size)}`);
     }
-    if (size > this.limits.maxSnapshotBytes) {
-      throw new BadPeerMessageError("snapshot.data", `${size} bytes exceeds ${this.limits.maxSnapshotBytes}`);
-    }
-    // One allocation of the announced size: no concatenation copy at the end.
-    this.assembly = { message: m, data: new Uint8Array(size), received: 0 };
+    if (size > this.limits.maxSnapshotBytes) throw snapshotTooLarge(size, this.limits);
+    const first = Math.min(size, this.limits.snapshotPreallocBytes);
+    this.assembly = { message: m, size, data: new Uint8Array(first), received: 0 };
     return null;
   }
 
@@ -86,21 +92,30 @@ export class InboundStream {
     if (offset !== a.received) {
       throw new BadPeerMessageError("chunk.offset", `expected ${a.received}, got ${String(offset)}`);
     }
-    if (!(data instanceof Uint8Array) || data.length > a.data.length - a.received) {
+    if (!(data instanceof Uint8Array) || data.length > a.size - a.received) {
       throw new BadPeerMessageError("chunk.data", "more data than the snapshot announced");
     }
+    const need = a.received + data.length;
+    if (need > a.data.length) {
+      // Grow by doubling (amortized copies), never past the announced size.
+      const grown = new Uint8Array(Math.min(a.size, Math.max(need, a.data.length * 2)));
+      grown.set(a.data.subarray(0, a.received));
+      a.data = grown;
+    }
     a.data.set(data, a.received);
-    a.received += data.length;
-    const complete = a.received === a.data.length;
+    a.received = need;
+    const complete = a.received === a.size;
     if (last !== complete) {
       throw new BadPeerMessageError(
         "chunk.last",
-        last
-          ? `last chunk at ${a.received} of ${a.data.length} bytes`
-          : "data complete but chunk not flagged last",
+        last ? `last chunk at ${a.received} of ${a.size} bytes` : "data complete but chunk not flagged last",
       );
     }
     if (!last) return null;
+    return this.complete(a);
+  }
+
+  private complete(a: Assembly): Message {
     this.assembly = null;
     const snap = a.message.snapshot!;
     return { ...a.message, snapshot: { meta: snap.meta, data: a.data } };

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Message, NodeId } from "../../raft/index.ts";
 import { formatIdentity, mayActAs } from "../auth/auth-role.ts";
 import { callIdentity } from "../auth/call-identity.ts";
+import { RefusalLog } from "../auth/refusal-log.ts";
 import type { ServiceHost } from "../rpc/service-definitions.ts";
 import { ClusterMismatchError, InboundStream } from "./inbound-stream.ts";
 import { RAFT_PEER_SERVICE, type StreamSummaryObject } from "./raft-wire.ts";
@@ -35,6 +36,8 @@ export interface RaftPeerServiceOptions {
   readonly onMessage: (m: Message) => void;
   /** Limits beyond gRPC's frame size; defaults {@link DEFAULT_PEER_MESSAGE_LIMITS}. */
   readonly limits?: Partial<PeerMessageLimits>;
+  /** Which `from` refusals are logged; one per (identity, claimed sender) per minute when absent. */
+  readonly refusals?: RefusalLog;
 }
 
 /** The gRPC status a refused stream ends with, by what was wrong. */
@@ -51,6 +54,7 @@ function refusalCode(err: unknown): grpc.status {
 export function registerRaftPeerService(server: ServiceHost, options: RaftPeerServiceOptions): void {
   const limits: PeerMessageLimits = { ...DEFAULT_PEER_MESSAGE_LIMITS, ...options.limits };
   const { logger } = options;
+  const refusals = options.refusals ?? new RefusalLog();
   const stream = (
     call: grpc.ServerReadableStream<Buffer, StreamSummaryObject>,
     callback: grpc.sendUnaryData<StreamSummaryObject>,
@@ -83,8 +87,16 @@ export function registerRaftPeerService(server: ServiceHost, options: RaftPeerSe
       // Only the elector a message claims to be from may send it (the interceptor has already
       // required the elector role); null: a bare test host that authenticates nothing.
       if (identity !== null && !mayActAs(identity, m.from)) {
-        const reason = `${formatIdentity(identity)} may not send Raft messages from ${m.from}`;
-        logger.warn({ peer, identity: formatIdentity(identity), from: m.from }, "refused a Raft peer stream");
+        const who = formatIdentity(identity);
+        const reason = `${who} may not send Raft messages from ${m.from}`;
+        // Once per (identity, claimed sender) per minute: a peer retrying in a loop cannot flood the log.
+        const suppressed = refusals.admit(`from ${who} ${m.from}`);
+        if (suppressed !== null) {
+          logger.warn(
+            { peer, identity: who, from: m.from, suppressed },
+            `refused a Raft peer stream: ${reason}`,
+          );
+        }
         finish(Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason }));
         return;
       }

@@ -9,6 +9,7 @@
  * rounded.
  */
 import type { Entry, Message, MessageType, NodeId } from "../../raft/index.ts";
+import { formatBytes, SNAPSHOT_MAX_BYTES, SNAPSHOT_PREALLOC_MAX_BYTES } from "../contract/limits.ts";
 
 /** A received message is malformed; `field` names the offending field (e.g. `entries[2].index`). */
 export class BadPeerMessageError extends Error {
@@ -38,6 +39,11 @@ export interface PeerMessageLimits {
   readonly maxEntryBytes: number;
   /** Largest snapshot data a receiver assembles (it is held in memory whole). */
   readonly maxSnapshotBytes: number;
+  /**
+   * The most a stream allocates for a snapshot before its chunks arrive: the buffer grows
+   * with the data received, so an announced size costs nothing until it is sent.
+   */
+  readonly snapshotPreallocBytes: number;
 }
 
 /** Default {@link PeerMessageLimits}. */
@@ -45,8 +51,17 @@ export const DEFAULT_PEER_MESSAGE_LIMITS: PeerMessageLimits = Object.freeze({
   maxIdBytes: 256,
   maxContextBytes: 64 * 1024,
   maxEntryBytes: 4 * 1024 * 1024,
-  maxSnapshotBytes: 512 * 1024 * 1024,
+  maxSnapshotBytes: SNAPSHOT_MAX_BYTES,
+  snapshotPreallocBytes: SNAPSHOT_PREALLOC_MAX_BYTES,
 });
+
+/** The refusal of a snapshot of `size` bytes past the limit, naming it. */
+export function snapshotTooLarge(size: number, limits: PeerMessageLimits): BadPeerMessageError {
+  return new BadPeerMessageError(
+    "snapshot.data",
+    `${size} bytes exceeds the snapshot limit of ${formatBytes(limits.maxSnapshotBytes)} (SNAPSHOT_MAX_BYTES)`,
+  );
+}
 
 /** Every raft message type, in the order of the proto enum (raft-codec.ts numbers them from it). */
 export const MESSAGE_TYPES: readonly MessageType[] = [
@@ -179,10 +194,5 @@ export function validateMessage(
   if (both !== undefined)
     throw new BadPeerMessageError("snapshot.meta.conf.learners", `${both} is also a voter`);
   if (!(snap.data instanceof Uint8Array)) throw new BadPeerMessageError("snapshot.data", "not bytes");
-  if (snap.data.length > limits.maxSnapshotBytes) {
-    throw new BadPeerMessageError(
-      "snapshot.data",
-      `${snap.data.length} bytes exceeds ${limits.maxSnapshotBytes}`,
-    );
-  }
+  if (snap.data.length > limits.maxSnapshotBytes) throw snapshotTooLarge(snap.data.length, limits);
 }

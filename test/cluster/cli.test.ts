@@ -73,7 +73,7 @@ test("status --json has exactly the shape docs/cli.md gives", async (t) => {
 test("a wrong token is refused with a clear message, and the node logs the refusal", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "conclave-cli-"));
   const wrong = join(dir, "token");
-  writeFileSync(wrong, "not-the-cluster-token-123\n");
+  writeFileSync(wrong, "not-the-cluster-token-123\n", { mode: 0o600 });
   const r = await conclave(["status", "--addr", addr, "--token-file", wrong]);
   t.is(r.code, 1);
   t.regex(r.stderr, /missing or wrong cluster token/);

@@ -140,7 +140,7 @@ test.serial("a member with a wrong token is refused, and the refusal is logged o
   const m1 = c.nodes.get("m1")!;
   const wrong = `${c.dir}/wrong-token`;
   const { readFileSync, writeFileSync } = await import("node:fs");
-  writeFileSync(wrong, "definitely-not-the-token-42\n");
+  writeFileSync(wrong, "definitely-not-the-token-42\n", { mode: 0o600 });
   writeFileSync(m1.configFile, readFileSync(m1.configFile, "utf8").replace(c.tokenFile, wrong));
   for (const e of ["e1", "e2", "e3"]) c.start(e);
   c.start("m1");

@@ -1,12 +1,15 @@
 /**
  * The HTTP port (`http:`): the status page, `/api/status`, `/metrics` and `/healthz`, first
- * against a fake node view (escaping, health, methods, a failing source), then on real
+ * against a fake node view (escaping, health, methods, a failing source, the Host check
+ * against DNS rebinding, the page's script and style as files under a CSP that allows
+ * nothing inline), then on real
  * processes: an elector's page lists the committed members and its latency histograms
  * count, a member's counts its report round trips, and a member-only node's `/healthz` turns
  * 503 when it loses every elector; on every elector of a healthy cluster every
  * `conclave_elector_reachable` series reads 1, and an elector that lost its quorum says
  * `"leader": null`.
  */
+import { request } from "node:http";
 import { createServer } from "node:net";
 import test from "ava";
 import pino from "pino";
@@ -198,6 +201,65 @@ test("read-only: other methods are 405, unknown paths 404, HEAD has no body; a f
   t.is(head.status, 200);
   t.is(await head.text(), "");
   t.is((await get("/healthz")).status, 200);
+});
+
+/** GET `path` from 127.0.0.1:`port` with this `Host` header (fetch cannot set one). */
+function getWithHost(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { Host: host } }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("DNS rebinding: a Host that is not this port's is a 421 on every path, before any snapshot", async (t) => {
+  let snapshots = 0;
+  const http = await startStatusHttp({
+    listen: `127.0.0.1:${await freePort()}`,
+    source: {
+      node: "e1",
+      elector: async () => {
+        snapshots++;
+        return electorSnapshot();
+      },
+    },
+    logger,
+  });
+  t.teardown(() => http.close());
+  for (const path of ["/", "/api/status", "/metrics", "/healthz", "/status.js"]) {
+    const r = await getWithHost(http.port, path, `rebind.attacker.example:${http.port}`);
+    t.is(r.status, 421, path);
+    t.regex(r.body, /^misdirected request: Host "rebind\.attacker\.example:\d+" is not a name or address/);
+  }
+  t.is(snapshots, 0, "nothing about the node was read");
+  t.is((await getWithHost(http.port, "/healthz", `localhost:${http.port}`)).status, 200, "an ssh -L tunnel");
+  t.is((await getWithHost(http.port, "/healthz", "localhost:8080")).status, 200, "whatever the port");
+  t.is((await getWithHost(http.port, "/healthz", `127.0.0.1:${http.port}`)).status, 200);
+});
+
+test("the page's style and script are files, under a CSP that allows nothing inline", async (t) => {
+  const get = await serve(t, { node: "e1", elector: async () => electorSnapshot() });
+  const page = await get("/");
+  const csp = page.headers.get("content-security-policy")!;
+  t.false(csp.includes("unsafe-inline"), csp);
+  t.regex(csp, /script-src 'self'/);
+  t.regex(csp, /style-src 'self'/);
+  const html = await page.text();
+  t.false(/<script>|<style>|\sstyle=|\son[a-z]+=/.test(html), "no inline script, style or handler");
+  t.regex(html, /<script src="status\.js" defer><\/script>/);
+  t.regex(html, /<link rel="stylesheet" href="status\.css">/);
+  const js = await get("/status.js");
+  t.is(js.status, 200);
+  t.regex(js.headers.get("content-type")!, /^text\/javascript/);
+  t.regex(await js.text(), /fetch\("\?part=main"/);
+  const css = await get("/status.css");
+  t.regex(css.headers.get("content-type")!, /^text\/css/);
+  t.regex(await css.text(), /\.badge\{/);
 });
 
 test("a port already in use is a StatusHttpBindError naming the address", async (t) => {

@@ -43,7 +43,7 @@ test("bin/conclave validates a config through the bundle: a bad one names the fi
   const dir = mkdtempSync(join(tmpdir(), "conclave-build-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const token = join(dir, "token");
-  writeFileSync(token, "a-token-of-enough-length\n");
+  writeFileSync(token, "a-token-of-enough-length\n", { mode: 0o600 });
   const file = join(dir, "conclave.yaml");
   const base = [
     "name: m1",

@@ -6,6 +6,7 @@
  * three-elector cluster accepts, while one from another CA is refused.
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import {
   copyFileSync,
   cpSync,
@@ -19,10 +20,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import type { PeerCertificate } from "node:tls";
 import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { parse, parseDocument } from "yaml";
+import { identityFromCertificate } from "../../src/auth/cert-identity.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import type { Config } from "../../src/config/node-config.ts";
 import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../../src/dev/node-v8-flags.ts";
@@ -415,6 +418,67 @@ sslTest("tls-bootstrap.sh: files, SANs, modes; refuses to replace a CA without -
   t.not(readFileSync(join(out, "ca.pem"), "utf8"), caBefore);
   t.regex(forced.stderr, /b\.pem was signed by the old CA/);
 });
+
+test("tls-bootstrap.sh: a bad ROLES/ prefix is bad usage (exit 2), nothing written", async (t) => {
+  const out = join(scratch, "u-roles");
+  const unknown = await bootstrap(out, "admin/e1=127.0.0.1");
+  t.is(unknown.code, 2);
+  t.regex(
+    unknown.stderr,
+    /'admin' in 'admin\/e1=127\.0\.0\.1' is not a role \(elector, member, operator, reader\)/,
+  );
+  const empty = await bootstrap(out, "/e1");
+  t.is(empty.code, 2);
+  t.regex(empty.stderr, /empty roles in '\/e1'/);
+  const half = await bootstrap(out, "elector,/e1");
+  t.is(half.code, 2, "an empty role in the list");
+  t.regex(half.stderr, /empty role in 'elector,\/e1'/);
+  t.false(existsSync(out), "nothing written on bad usage");
+});
+
+sslTest(
+  "tls-bootstrap.sh: ROLES/ names the roles in conclave:// URI SANs, read back as the identity; operator and reader certificates are client-only",
+  async (t) => {
+    const out = join(scratch, "pki-roles");
+    const r = await bootstrap(
+      out,
+      "elector,member/web1=127.0.0.1",
+      "member/app1",
+      "operator/alice",
+      "reader/grafana",
+      "plain",
+    );
+    t.is(r.code, 0, r.stderr);
+    const pem = (name: string) => readFileSync(join(out, `${name}.pem`), "utf8");
+    const text = (name: string) =>
+      execFileSync("openssl", ["x509", "-in", join(out, `${name}.pem`), "-noout", "-text"]).toString();
+    t.regex(
+      text("web1"),
+      /DNS:web1, IP Address:127\.0\.0\.1, URI:conclave:\/\/elector\/web1, URI:conclave:\/\/member\/web1/,
+    );
+    t.regex(text("web1"), /TLS Web Server Authentication, TLS Web Client Authentication/);
+    t.regex(text("app1"), /DNS:app1, URI:conclave:\/\/member\/app1/);
+    t.regex(text("app1"), /TLS Web Server Authentication, TLS Web Client Authentication/);
+    for (const client of ["alice", "grafana"]) {
+      t.regex(text(client), /Extended Key Usage: *\n *TLS Web Client Authentication\n/, client);
+      t.notRegex(text(client), /TLS Web Server Authentication/, client);
+    }
+    t.notRegex(text("plain"), /URI:/, "no prefix: no Conclave SAN (the token names the caller)");
+    // What the script writes is what an elector reads (src/auth/cert-identity.ts).
+    const identity = (name: string) =>
+      identityFromCertificate({
+        subjectaltname: new X509Certificate(pem(name)).subjectAltName,
+      } as PeerCertificate);
+    t.deepEqual(identity("web1"), { name: "web1", roles: ["elector", "member"], shared: false });
+    t.deepEqual(identity("app1"), { name: "app1", roles: ["member"], shared: false });
+    t.deepEqual(identity("alice"), { name: "alice", roles: ["operator"], shared: false });
+    t.deepEqual(identity("grafana"), { name: "grafana", roles: ["reader"], shared: false });
+    t.is(identity("plain"), null);
+    for (const n of ["web1", "app1", "alice", "grafana"]) {
+      execFileSync("openssl", ["verify", "-CAfile", join(out, "ca.pem"), join(out, `${n}.pem`)]);
+    }
+  },
+);
 
 (haveOpenssl ? test.serial : test.skip)(
   "tls-bootstrap.sh certificates run a three-elector mutual TLS cluster; another CA's are refused",

@@ -7,14 +7,15 @@
  * so anything the handler writes elsewhere can be fenced by it) and the standard input (the
  * newest covered event, the ids it covers and the committed member view), and runs it under
  * the lease watchdog
- * (process/lease-watchdog.ts): the run's whole process group is killed when the leader stops
+ * (process/lease-watchdog.ts), with nothing else of the agent's environment but PATH, HOME and
+ * the locale (`inheritedHandlerEnv`): the run's whole process group is killed when the leader stops
  * renewing its lease. {@link outcomeDetails} is what `handler-succeeded` / `handler-failed`
  * (and a retry's `previous`) carry: exit code, duration and the tail of the output.
  */
 import type { HandlerConfig } from "../../config/node-config.ts";
 import type { JsonObject } from "../../contract/canonical-json.ts";
 import type { Event } from "../../contract/events.ts";
-import { handlerInvocation } from "../../contract/handler-env.ts";
+import { handlerInvocation, inheritedHandlerEnv } from "../../contract/handler-env.ts";
 import { memberView } from "../../coordinator/member-view.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
 import { leaseGuardedRun } from "../../process/lease-watchdog.ts";
@@ -44,6 +45,8 @@ export interface HandlerAttemptStart {
   readonly spawner?: ProcessSpawner | undefined;
   /** Monotonic clock for the attempt's duration (performance.now when absent). */
   readonly now?: (() => number) | undefined;
+  /** The agent's environment, of which the run keeps only PATH, HOME and the locale (`process.env` when absent). */
+  readonly agentEnv?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /** Start one attempt under the lease watchdog, with the handler environment and stdin. */
@@ -60,6 +63,8 @@ export function startHandlerAttempt(o: HandlerAttemptStart): ProcessRun {
   return runProcessGroup({
     run: leaseGuardedRun(o.handler.run, o.deadlineCs),
     controlPipe: true,
+    // Not the agent's whole environment: PATH, HOME and the locale, then the contract's variables.
+    baseEnv: inheritedHandlerEnv(o.agentEnv ?? process.env),
     env,
     stdin,
     timeoutMs: o.handler.timeoutMs,

@@ -114,3 +114,13 @@ test("legacy: the shared token is every role and any name", async (t) => {
     "role tokens mean nothing in legacy mode",
   );
 });
+
+test("upgrading: keys with the shared token accept role tokens and the shared token, nothing else", async (t) => {
+  const shared = "test-token-0123456789abcdef";
+  const { call } = await serve(t, { kind: "keys", keys, sharedToken: shared });
+  t.like(await call("ChecksApply", tokenMetadata(shared)), { code: 0, identity: { shared: true } });
+  const reader = tokenMetadata(mintRoleToken(keys.operators, "reader", "grafana"));
+  t.like(await call("KvGet", reader), { code: 0, identity: { name: "grafana", roles: ["reader"] } });
+  t.is((await call("ChecksApply", reader)).code, grpc.status.PERMISSION_DENIED, "roles still hold");
+  t.is((await call("KvGet", tokenMetadata(`${shared}x`))).code, grpc.status.UNAUTHENTICATED);
+});

@@ -58,6 +58,15 @@ test("legacy: token_file alone is the shared token, presented in every role", (t
   t.is(c.cluster.auth, null);
 });
 
+test("upgrading: an elector with cluster.auth and the shared token accepts both and still presents the shared one", (t) => {
+  const shared = "test-token-0123456789abcdef";
+  const cred = load(t, "elector, member", `  token_file: token\n${AUTH}`, shared)().cluster.credentials;
+  t.true(cred.legacy, "still warned about: the shared token is accepted");
+  t.like(cred.server, { kind: "keys", sharedToken: shared });
+  t.is(cred.electorToken, shared);
+  t.is(cred.memberToken, shared);
+});
+
 test("an elector with cluster.auth derives its elector and member tokens from the keys", (t) => {
   const c = load(t, "elector, member", AUTH)();
   const cred = c.cluster.credentials;
@@ -94,7 +103,7 @@ test("credential rules: each broken one names its key", (t) => {
   refuse(
     load(t, "member", "  token_file: token", mintRoleToken(keys.operators, "operator", "web1")),
     "cluster.token_file",
-    /holds a operator token/,
+    /holds an operator token/,
   );
   refuse(
     load(t, "elector", "  token_file: token", mintRoleToken(keys.members, "member", "web1")),
@@ -103,9 +112,9 @@ test("credential rules: each broken one names its key", (t) => {
   );
   refuse(load(t, "member", AUTH), "cluster.auth", /only for electors/);
   refuse(
-    load(t, "elector", `  token_file: token\n${AUTH}`, "test-token-0123456789abcdef"),
+    load(t, "elector", `  token_file: token\n${AUTH}`, mintRoleToken(keys.peer, "elector", "web1")),
     "cluster.token_file",
-    /must not be set with cluster.auth/,
+    /holds a role token, but this elector has cluster.auth/,
   );
   refuse(load(t, "elector", ""), "cluster.token_file", /is required/);
   refuse(

@@ -89,7 +89,8 @@ function workdir(t: ExecutionContext, files: Record<string, string> = {}): strin
     "node-key.pem": "key\n",
     ...files,
   };
-  for (const [name, text] of Object.entries(all)) writeFileSync(join(dir, name), text);
+  // 0600: a token file group or others may read is refused (rpc/cluster-token.ts).
+  for (const [name, text] of Object.entries(all)) writeFileSync(join(dir, name), text, { mode: 0o600 });
   return dir;
 }
 

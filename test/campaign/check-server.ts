@@ -1,0 +1,55 @@
+/**
+ * The application the members' HTTP checks probe: one tiny HTTP server in the campaign's
+ * process, `GET /health/MEMBER` answering 200, or 503 while the nemesis has made that member's
+ * application fail.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** The server and its switches. */
+export class CheckServer {
+  private readonly failing = new Set<string>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  /** Listen on 127.0.0.1 on a free port. */
+  static async start(): Promise<CheckServer> {
+    let self: CheckServer | null = null;
+    const server = createServer((req, res) => {
+      const member = /^\/health\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
+      const bad = self?.failing.has(member) ?? true;
+      res.writeHead(bad ? 503 : 200, { "content-type": "text/plain" });
+      res.end(bad ? "failing\n" : "ok\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    self = new CheckServer(server, (server.address() as AddressInfo).port);
+    return self;
+  }
+
+  /** The URL member `name`'s check probes. */
+  url(name: string): string {
+    return `http://127.0.0.1:${this.port}/health/${name}`;
+  }
+
+  /** Make member `name`'s application fail (true) or pass (false). */
+  setFailing(name: string, failing: boolean): void {
+    if (failing) this.failing.add(name);
+    else this.failing.delete(name);
+  }
+
+  isFailing(name: string): boolean {
+    return this.failing.has(name);
+  }
+
+  /** Every application passes again. */
+  healAll(): void {
+    this.failing.clear();
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}

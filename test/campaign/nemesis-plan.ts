@@ -1,0 +1,137 @@
+/**
+ * The nemesis's schedule: a pure function of the seed. It lays out two lanes over the fault
+ * phase: the process lane (one fault at a time, each healed before the next, so the three
+ * electors always keep a quorum once healed) and the check lane (check flaps). Targets that
+ * exist only at run time ("the leader, while a handler runs") are resolved by the executor
+ * (nemesis.ts); everything else is fixed here, so a seed replays the same schedule.
+ */
+import type { Prng } from "./prng.ts";
+
+/** Fault kinds this version runs: process-level, on loopback. */
+export const PROCESS_FAULTS = [
+  "kill",
+  "pause",
+  "pause-leader-in-handler",
+  "restart-failing",
+  "flap",
+] as const;
+export type ProcessFault = (typeof PROCESS_FAULTS)[number];
+
+/**
+ * Fault kinds of the issue that need network namespaces, iptables, tc netem or a loop mount:
+ * not implemented yet; `--faults` accepts them and the campaign says it skipped them.
+ */
+export const NETNS_FAULTS = [
+  "partition",
+  "partition-leader",
+  "one-way",
+  "member-cut",
+  "netem",
+  "disk-full",
+] as const;
+export type NetnsFault = (typeof NETNS_FAULTS)[number];
+
+/** One planned step. `at` is ms after the fault phase starts (a step never starts early). */
+export type Step =
+  | { readonly at: number; readonly kind: "kill"; readonly node: string; readonly downMs: number }
+  | { readonly at: number; readonly kind: "pause"; readonly node: string; readonly pauseMs: number }
+  | {
+      readonly at: number;
+      readonly kind: "pause-leader-in-handler";
+      readonly pauseMs: number;
+      readonly trigger: string;
+    }
+  | {
+      readonly at: number;
+      readonly kind: "restart-failing";
+      readonly member: string;
+      /** SIGTERM (a clean stop and start) rather than kill -9. */
+      readonly graceful: boolean;
+      readonly downMs: number;
+      /** How long the check keeps failing after the restart. */
+      readonly failAfterMs: number;
+    }
+  | { readonly at: number; readonly kind: "flap"; readonly member: string; readonly failMs: number };
+
+/** What the plan is over. */
+export interface PlanInput {
+  readonly faults: readonly ProcessFault[];
+  readonly seconds: number;
+  readonly electors: readonly string[];
+  readonly members: readonly string[];
+}
+
+/** The two lanes of a round. */
+export interface Plan {
+  readonly process: readonly Step[];
+  readonly checks: readonly Step[];
+}
+
+/** Lay out a round's faults. */
+export function planRound(prng: Prng, p: PlanInput): Plan {
+  const total = p.seconds * 1000;
+  const nodes = [...p.electors, ...p.members];
+  const processKinds = p.faults.filter((f) => f !== "flap");
+  const process: Step[] = [];
+  let t = 500;
+  while (processKinds.length > 0 && t < total) {
+    const kind = prng.pick(processKinds);
+    let step: Step;
+    let length: number;
+    switch (kind) {
+      case "kill": {
+        const downMs = prng.int(300, 3500);
+        step = { at: t, kind, node: prng.pick(nodes), downMs };
+        length = downMs + 2500; // the restarted agent's start-up
+        break;
+      }
+      case "pause": {
+        const pauseMs = prng.int(300, 3000);
+        step = { at: t, kind, node: prng.pick(nodes), pauseMs };
+        length = pauseMs + 500;
+        break;
+      }
+      case "pause-leader-in-handler": {
+        const pauseMs = prng.int(1800, 3500);
+        step = { at: t, kind, pauseMs, trigger: prng.pick(p.members) };
+        length = pauseMs + 2000;
+        break;
+      }
+      case "restart-failing": {
+        const downMs = prng.int(200, 1000);
+        const failAfterMs = prng.int(500, 2500);
+        step = { at: t, kind, member: prng.pick(p.members), graceful: prng.chance(0.3), downMs, failAfterMs };
+        length = 1500 + downMs + 2500 + failAfterMs;
+        break;
+      }
+    }
+    process.push(step);
+    t += length + prng.int(300, 1500);
+  }
+  const checks: Step[] = [];
+  if (p.faults.includes("flap")) {
+    let c = 300;
+    while (c < total) {
+      const failMs = prng.int(200, 2500);
+      checks.push({ at: c, kind: "flap", member: prng.pick(p.members), failMs });
+      c += failMs + prng.int(300, 2000);
+    }
+  }
+  return { process, checks };
+}
+
+/** A step in words, for the round's line. */
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case "kill":
+      return `kill -9 ${s.node} ${s.downMs}ms`;
+    case "pause":
+      return `SIGSTOP ${s.node} ${s.pauseMs}ms`;
+    case "pause-leader-in-handler":
+      return `SIGSTOP leader in a handler run ${s.pauseMs}ms`;
+    case "restart-failing":
+      return `${s.graceful ? "restart" : "kill -9 + restart"} ${s.member} while failing`;
+    case "flap":
+      return `flap ${s.member} ${s.failMs}ms`;
+  }
+}

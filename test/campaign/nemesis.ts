@@ -1,0 +1,202 @@
+/**
+ * The nemesis's executor: runs a plan (nemesis-plan.ts) against a live ProcessCluster and the
+ * check server, records every fault window on CLOCK_MONOTONIC (process.hrtime, the clock the
+ * scripts' stamps use) for the checkers, and heals everything at the end.
+ */
+import type { ControlApi } from "../../src/control/control-types.ts";
+import type { ProcessCluster } from "../support/process-cluster.ts";
+import type { CheckServer } from "./check-server.ts";
+import type { FaultWindow } from "./check-member-down.ts";
+import { describeStep, type Plan, type Step } from "./nemesis-plan.ts";
+import { readRuns } from "./recorder.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mono = () => process.hrtime.bigint();
+
+/** What the executor needs. */
+export interface NemesisTarget {
+  readonly cluster: ProcessCluster;
+  readonly checks: CheckServer;
+  readonly electors: readonly string[];
+  readonly members: readonly string[];
+  /** The recorder's runs log (to catch a handler run in progress). */
+  readonly runsLog: string;
+  /** The name of the member check the nemesis breaks. */
+  readonly checkName: string;
+}
+
+/** What the nemesis did. */
+export interface NemesisReport {
+  readonly windows: FaultWindow[];
+  /** Steps done, in words. */
+  readonly done: string[];
+  /** How many of each kind ran. */
+  readonly counts: Record<string, number>;
+  /** CLOCK_MONOTONIC ns of each fault on the elector that was leader at the time. */
+  readonly leaderFaults: bigint[];
+  /** Leader pauses that caught a handler run in progress / that found none in time. */
+  readonly inRun: { hit: number; miss: number };
+}
+
+/** Run the plan; resolves once both lanes are done and every fault is healed. */
+export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<NemesisReport> {
+  const c = target.cluster;
+  const report: NemesisReport = {
+    windows: [],
+    done: [],
+    counts: {},
+    leaderFaults: [],
+    inRun: { hit: 0, miss: 0 },
+  };
+  const role = (n: string): "elector" | "member" => (target.electors.includes(n) ? "elector" : "member");
+  const down = new Set<string>(); // killed or stopped, not yet restarted
+  const paused = new Set<string>();
+  const holds = new Map<string, number>();
+  const hold = (m: string, on: boolean) => {
+    holds.set(m, (holds.get(m) ?? 0) + (on ? 1 : -1));
+    target.checks.setFailing(m, (holds.get(m) ?? 0) > 0);
+  };
+  const clients = new Map<string, ControlApi>();
+  const client = (e: string) => {
+    let a = clients.get(e);
+    if (!a) {
+      a = c.client(e, 1000);
+      clients.set(e, a);
+    }
+    return a;
+  };
+  /** Ask the first elector that answers (skipping the faulted ones). */
+  const ask = async <T>(fn: (a: ControlApi) => Promise<T>): Promise<T | undefined> => {
+    for (const e of target.electors) {
+      if (down.has(e) || paused.has(e)) continue;
+      try {
+        return await fn(client(e));
+      } catch {
+        // the next one
+      }
+    }
+    return undefined;
+  };
+  const leader = async () => (await ask((a) => a.status()))?.leader || undefined;
+  const count = (s: Step) => {
+    report.counts[s.kind] = (report.counts[s.kind] ?? 0) + 1;
+    report.done.push(describeStep(s));
+  };
+  const window = (node: string, kind: FaultWindow["kind"], from: bigint, to: bigint) =>
+    report.windows.push({ node, role: role(node), kind, from, to });
+
+  const pause = async (node: string, ms: number) => {
+    const from = mono();
+    c.signal(node, "SIGSTOP");
+    paused.add(node);
+    await sleep(ms);
+    c.signal(node, "SIGCONT");
+    paused.delete(node);
+    window(node, "pause", from, mono());
+  };
+  const kill = async (node: string, ms: number, graceful = false) => {
+    const from = mono();
+    if (graceful) await c.terminate(node);
+    else await c.kill(node);
+    down.add(node);
+    await sleep(ms);
+    c.start(node);
+    down.delete(node);
+    window(node, graceful ? "stop" : "kill", from, mono());
+  };
+  const noteLeaderFault = async (node: string) => {
+    if (role(node) === "elector" && (await leader()) === node) report.leaderFaults.push(mono());
+  };
+
+  const t0 = Date.now();
+  const waitUntil = async (at: number) => {
+    const d = t0 + at - Date.now();
+    if (d > 0) await sleep(d);
+  };
+
+  const processLane = async () => {
+    for (const s of plan.process) {
+      await waitUntil(s.at);
+      switch (s.kind) {
+        case "kill":
+          await noteLeaderFault(s.node);
+          await kill(s.node, s.downMs);
+          break;
+        case "pause":
+          await noteLeaderFault(s.node);
+          await pause(s.node, s.pauseMs);
+          break;
+        case "pause-leader-in-handler": {
+          const deadline = Date.now() + 5000;
+          let triggered = false;
+          let caught = false;
+          while (Date.now() < deadline && !caught) {
+            const now = BigInt(Date.now()) * 1_000_000n; // the recorder stamps wall clock
+            const open = readRuns(target.runsLog).find(
+              (r) => r.end === null && r.effect === null && r.refused === null && now - r.last < 150_000_000n,
+            );
+            if (open) {
+              const l = await leader();
+              if (l && !down.has(l) && !paused.has(l)) {
+                report.leaderFaults.push(mono());
+                report.done.push(
+                  `SIGSTOP ${l} (leader) during the run of event ${open.event} attempt ${open.attempt}`,
+                );
+                await pause(l, s.pauseMs);
+                caught = true;
+                report.inRun.hit++;
+                break;
+              }
+            }
+            if (!triggered && Date.now() > deadline - 4500) {
+              // No run in progress: make one (a check failing on a member).
+              triggered = true;
+              hold(s.trigger, true);
+              void sleep(1500).then(() => hold(s.trigger, false));
+            }
+            await sleep(20);
+          }
+          if (!caught) report.inRun.miss++;
+          break;
+        }
+        case "restart-failing": {
+          hold(s.member, true);
+          // Until the failure is committed (or a while), so the restart meets a failing check.
+          const until = Date.now() + 4000;
+          while (Date.now() < until) {
+            const ms = await ask((a) => a.members());
+            if (ms?.members.find((m) => m.name === s.member)?.checks[target.checkName] === "failing") break;
+            await sleep(100);
+          }
+          await kill(s.member, s.downMs, s.graceful);
+          await sleep(2500 + s.failAfterMs);
+          hold(s.member, false);
+          break;
+        }
+        case "flap":
+          break;
+      }
+      count(s);
+    }
+  };
+  const checkLane = async () => {
+    for (const s of plan.checks) {
+      if (s.kind !== "flap") continue;
+      await waitUntil(s.at);
+      hold(s.member, true);
+      await sleep(s.failMs);
+      hold(s.member, false);
+      count(s);
+    }
+  };
+  try {
+    await Promise.all([processLane(), checkLane()]);
+  } finally {
+    // Heal whatever is left (an exception half-way).
+    for (const n of paused) c.signal(n, "SIGCONT");
+    for (const n of down) c.start(n);
+    target.checks.healAll();
+    for (const a of clients.values()) a.close();
+  }
+  return report;
+}

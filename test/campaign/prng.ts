@@ -1,0 +1,50 @@
+/**
+ * The campaign's one source of randomness: a small deterministic PRNG (mulberry32), so a seed
+ * names a round's whole fault schedule and workload. Never `Math.random` in the campaign.
+ */
+
+/** A seeded generator of uniform numbers. */
+export class Prng {
+  private s: number;
+
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+
+  /** A number in [0, 1). */
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** A whole number in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+
+  /** One element of a non-empty list. */
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error("prng: pick from an empty list");
+    return items[Math.floor(this.next() * items.length)]!;
+  }
+
+  /** True with probability `p`. */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  /** An independent generator for a named part of the round (the nemesis, one kv client...). */
+  fork(label: string): Prng {
+    let h = this.s ^ 0x9e3779b9;
+    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+    return new Prng(h);
+  }
+}
+
+/** The seed of round `index` (0-based) of a campaign started with `seed`: replay it with `--seed`. */
+export function roundSeed(seed: number, index: number): number {
+  return (seed + index) >>> 0;
+}
