@@ -109,7 +109,9 @@ export class CliContext {
     // With a client certificate the certificate names the caller (docs/security.md); a token
     // is then optional.
     if (!tokenFile && !flags.tlsCert) {
-      throw new UsageError("--token-file is required (or set CONCLAVE_TOKEN_FILE), unless --tls-cert names you");
+      throw new UsageError(
+        "--token-file is required (or set CONCLAVE_TOKEN_FILE), unless --tls-cert names you",
+      );
     }
     let token = "";
     try {

@@ -1,9 +1,10 @@
 /**
  * `conclave token init/issue/member` (src/cli/token-commands.ts) in this process: init writes
  * the three keys and an operator token 0600 and prints the config lines, refuses to replace
- * anything; issue and member print a token the keys verify; bad role, name or key is exit 2.
+ * anything; issue and member print a token the keys verify; bad role, name or key (or a key
+ * file group or others can read) is exit 2.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
@@ -83,4 +84,14 @@ test("token issue: a bad role, name or key file is bad usage", async (t) => {
   const notKey = await cli(["token", "member", "web1", "--key", join(dir, "operator-admin.token")]);
   t.is(notKey.code, 2);
   t.regex(notKey.err, /is not a key/);
+  chmodSync(key, 0o644);
+  const open = await cli(["token", "member", "web1", "--key", key]);
+  t.is(open.code, 2);
+  t.regex(
+    open.err,
+    new RegExp(
+      `^conclave: --key: key file ${key} has mode 0644; it must not be readable by group or others \\(chmod 600 `,
+    ),
+  );
+  t.is(open.out, "", "no token made from a key others could read");
 });
