@@ -578,6 +578,8 @@ maybe(
       const key = join(root(w), "etc/conclave/dns-update.key");
       t.true(existsSync(key), `${w} has the TSIG key`);
     }
+    // Role credentials and TLS from the steps: no agent warns INSECURE (shared token, no TLS).
+    for (const [h, d] of agents) t.notRegex(d.output, /INSECURE/, `${h} logs no INSECURE warning`);
     t.log(`steps 1-4 done: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const agentsAlive = () => {
       for (const [h, d] of agents) if (!alive(d)) throw new Error(`the agent on ${h} exited:\n${d.output}`);

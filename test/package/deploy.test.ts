@@ -25,6 +25,7 @@ import { basename, dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { parse, parseDocument } from "yaml";
+import { generateKey } from "../../src/auth/auth-keys.ts";
 import { identityFromCertificate } from "../../src/auth/cert-identity.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import type { Config } from "../../src/config/node-config.ts";
@@ -45,8 +46,9 @@ test.after.always(() => rmSync(scratch, { recursive: true, force: true }));
 
 /**
  * Load a deploy/ config through {@link loadConfig}, changed only where it names files that
- * exist on a real node (the token, the TLS files): those are pointed at stand-ins in a temp
- * dir, since the loader reads the token and checks the TLS files exist.
+ * exist on a real node (the token, the auth keys, the TLS files): those are pointed at
+ * stand-ins in a temp dir, since the loader reads the token and keys and checks the TLS files
+ * exist.
  */
 function loadDeployConfig(file: string): Config {
   const dir = mkdtempSync(join(scratch, "cfg-"));
@@ -54,6 +56,13 @@ function loadDeployConfig(file: string): Config {
   const token = join(dir, "token");
   writeFileSync(token, "deploy-test-token-0123456789abcdef\n", { mode: 0o600 });
   if (doc.hasIn(["cluster", "token_file"])) doc.setIn(["cluster", "token_file"], token);
+  for (const key of ["peer_key_file", "members_key_file", "operators_key_file"]) {
+    if (doc.hasIn(["cluster", "auth", key])) {
+      const stand = join(dir, `${key}.key`);
+      writeFileSync(stand, `${generateKey()}\n`, { mode: 0o600 });
+      doc.setIn(["cluster", "auth", key], stand);
+    }
+  }
   for (const key of ["ca", "cert", "key"]) {
     if (doc.hasIn(["cluster", "tls", key])) {
       const stand = join(dir, `${key}.pem`);
@@ -103,6 +112,7 @@ test("website-3: three servers, each elector and member, with the same electors 
     t.is(c.cluster.electors[c.name], c.advertise, `${c.name} advertises its elector address`);
     t.is(c.dataDir, "/var/lib/conclave");
     t.is(c.servicesDir, "/etc/conclave/services");
+    t.false(c.cluster.credentials.legacy, `${c.name} uses role credentials, not the shared token`);
     t.deepEqual(clusterShape(c), clusterShape(configs[0]!));
     const dns = c.handlers.find((h) => h.name === "dns");
     t.truthy(dns, "a dns handler");
@@ -120,6 +130,7 @@ test("electors-3-members-n: three elector-only configs and a member-only templat
   const electors = ["e1", "e2", "e3"].map((n) => loadDeployConfig(join(dir, `${n}.yaml`)));
   for (const c of electors) {
     t.deepEqual(c.roles, { elector: true, member: false }, c.name);
+    t.false(c.cluster.credentials.legacy, `${c.name} uses role credentials, not the shared token`);
     t.is(c.cluster.electors[c.name], c.advertise);
     t.deepEqual(clusterShape(c), clusterShape(electors[0]!));
     t.true(c.handlers.length > 0, "handlers on every elector");
