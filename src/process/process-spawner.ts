@@ -10,6 +10,7 @@
  */
 import { spawn as spawnChild } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
+import { groupHasLiveMember } from "./process-group-state.ts";
 
 /** What to start: a program, its arguments, its whole environment and working directory. */
 export interface SpawnRequest {
@@ -131,7 +132,8 @@ export const nodeProcessSpawner: ProcessSpawner = {
         if (pid === undefined) return false;
         try {
           process.kill(-pid, signal);
-          return true;
+          // Zombies answer signal 0 too, but a group of zombies runs nothing.
+          return signal === 0 ? (groupHasLiveMember(pid) ?? true) : true;
         } catch (e) {
           // ESRCH: no process left in the group. EPERM: members we may not signal, which
           // still exist; anything else, assume they do.

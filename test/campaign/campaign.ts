@@ -3,6 +3,7 @@
  * count per checker), a totals table, the convergence and failover times, and on a violation
  * the seed, the evidence and the command that replays it.
  */
+import { netnsUnavailable } from "../support/netns-lab.ts";
 import { roundSeed } from "./prng.ts";
 import { NETNS_FAULTS, type NetnsFault, PROCESS_FAULTS, type ProcessFault } from "./nemesis-plan.ts";
 import { type RoundResult, runRound } from "./round.ts";
@@ -31,10 +32,10 @@ export interface CampaignResult {
 
 /** Why the netns faults do not run here. */
 export function netnsSkipReason(): string {
-  const root = typeof process.getuid === "function" && process.getuid() === 0;
-  return root
-    ? "needs network namespaces: not implemented in this version of the campaign"
-    : "needs root and network namespaces (not running as root; and not implemented in this version)";
+  const why = netnsUnavailable();
+  return why !== null
+    ? `${why}; and this version of the campaign does not run them yet`
+    : "this version of the campaign does not run them yet (network namespaces are available here)";
 }
 
 function pct(xs: readonly number[], p: number): number | null {
@@ -105,6 +106,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         ],
         convergeMs: null,
         failoverMs: [],
+        handlerMs: [],
         inRun: { hit: 0, miss: 0 },
         wallMs: 0,
         kept: null,
@@ -134,7 +136,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       );
       print(`  faults in order: ${r.faults.join("; ")}`);
       for (const v of r.verdicts) {
-        for (const x of v.violations) {
+        if (v.violations.length > 10)
+          print(`  [${v.checker}] ${v.violations.length} violations; the first 10:`);
+        for (const x of v.violations.slice(0, 10)) {
           print(`  [${v.checker}] ${x.what}`);
           for (const e of x.evidence.slice(0, 20)) print(`      ${e}`);
           if (x.evidence.length > 20) print(`      ... ${x.evidence.length - 20} more`);
@@ -155,6 +159,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   print(`convergence after the heal: ${times(conv)}`);
   print(
     `failover (fault of the leader to the next leader-elected): ${times(rounds.flatMap((r) => r.failoverMs))}`,
+  );
+  print(
+    `recorder handler runs (duration as the leader measured it): ${times(rounds.flatMap((r) => r.handlerMs))}`,
   );
   print(`rounds: ${rounds.length}, violations: ${violations}${violations > 0 ? ` (seed ${o.seed})` : ""}`);
   return { rounds, totals, violations, skipped };

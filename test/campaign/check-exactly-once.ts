@@ -159,6 +159,10 @@ export function checkExactlyOnce(input: ExactlyOnceInput): CheckerVerdict {
     count: subscribed.length,
     violations,
     notes:
-      repeats > 0 ? [`${repeats} tolerated repeat(s): an attempt cut off after its effect, or whose leader was lost before recording its success, ran again`] : [],
+      repeats > 0
+        ? [
+            `${repeats} tolerated repeat(s): an attempt cut off after its effect, or whose leader was lost before recording its success, ran again`,
+          ]
+        : [],
   };
 }

@@ -6,9 +6,18 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
+/** A member's application started (`failing: true`) or stopped failing, at `at` (ns). */
+export interface AppTransition {
+  readonly member: string;
+  readonly failing: boolean;
+  readonly at: bigint;
+}
+
 /** The server and its switches. */
 export class CheckServer {
   private readonly failing = new Set<string>();
+  /** Every change of a member's application, on CLOCK_MONOTONIC (process.hrtime), in order. */
+  readonly transitions: AppTransition[] = [];
   private constructor(
     private readonly server: Server,
     readonly port: number,
@@ -35,8 +44,10 @@ export class CheckServer {
 
   /** Make member `name`'s application fail (true) or pass (false). */
   setFailing(name: string, failing: boolean): void {
+    if (failing === this.failing.has(name)) return;
     if (failing) this.failing.add(name);
     else this.failing.delete(name);
+    this.transitions.push({ member: name, failing, at: process.hrtime.bigint() });
   }
 
   isFailing(name: string): boolean {
@@ -45,7 +56,7 @@ export class CheckServer {
 
   /** Every application passes again. */
   healAll(): void {
-    this.failing.clear();
+    for (const m of [...this.failing]) this.setFailing(m, false);
   }
 
   close(): Promise<void> {

@@ -34,13 +34,24 @@ export interface LinearizabilityOptions {
   readonly shrink?: boolean;
   /** The largest key history the shrink is tried on. */
   readonly shrinkMaxOps?: number;
+  /** A wall-clock bound, in ms, on the search of one key, on top of the step budget. */
+  readonly timeLimitMs?: number;
 }
 
-/** The default step budget of one key: about a second of search on a laptop. */
-export const DEFAULT_MAX_STEPS = 4_000_000;
+/**
+ * The default step budget of one key. A step costs up to a walk over the ops in flight, so the
+ * worst case (everything concurrent, no linearization) is about 3 s on the 2-core test box
+ * (4M steps of 40 concurrent puts took 6.2 s under load); a linearizable history spends
+ * roughly (1 + ops in flight) steps per op, so this covers ~100k ops at a handful in flight.
+ */
+export const DEFAULT_MAX_STEPS = 2_000_000;
 const DEFAULT_SHRINK_MAX_OPS = 200;
 /** The step budget of each trial search of the shrink. */
-const SHRINK_TRIAL_STEPS = 50_000;
+const SHRINK_TRIAL_STEPS = 10_000;
+/** The most trial searches of one shrink: at most 2M steps in all, a fraction of a second. */
+const SHRINK_MAX_TRIALS = 200;
+/** The most configurations one key's cache holds (a JS Map holds at most 2^24). */
+const MAX_CACHE_ENTRIES = 8_000_000;
 
 /** Why one key's history is not linearizable. */
 export interface Violation {
@@ -98,13 +109,20 @@ export function checkLinearizability(
   let unknown: LinearizabilityResult | undefined;
   for (const key of [...byKey.keys()].sort()) {
     const keyOps = (byKey.get(key) ?? []).slice().sort((a, b) => a.call - b.call || a.index - b.index);
-    const found = searchRegister(keyOps, maxSteps);
+    const deadline = options.timeLimitMs === undefined ? Infinity : performance.now() + options.timeLimitMs;
+    const found = searchRegister(keyOps, { maxSteps, deadline });
     if (found.kind === "linearizable") continue;
     if (found.kind === "budget") {
+      const budget =
+        found.spent === "steps"
+          ? `its budget of ${maxSteps} steps`
+          : found.spent === "time"
+            ? `its time limit of ${options.timeLimitMs} ms`
+            : `its cache limit of ${MAX_CACHE_ENTRIES} configurations`;
       unknown ??= {
         ok: "unknown",
         key,
-        reason: `the search of key ${JSON.stringify(key)} (${keyOps.length} ops) ran out of its budget of ${maxSteps} steps`,
+        reason: `the search of key ${JSON.stringify(key)} (${keyOps.length} ops) ran out of ${budget}`,
       };
       continue;
     }
@@ -124,7 +142,14 @@ type SearchOutcome =
       readonly prefix: readonly CheckedOperation[];
       readonly state: string | null;
     }
-  | { readonly kind: "budget" };
+  | { readonly kind: "budget"; readonly spent: "steps" | "time" | "memory" };
+
+/** The bounds of one search. */
+interface SearchBounds {
+  readonly maxSteps: number;
+  /** A `performance.now()` time past which the search gives up. */
+  readonly deadline: number;
+}
 
 const GET = 0;
 const PUT = 1;
@@ -152,7 +177,8 @@ interface Seen {
  * a linearized op, so holes are the ops concurrent with the frontier plus writes of unknown
  * outcome left out: few, where a bitset would cost n/32 words per configuration.
  */
-function searchRegister(given: readonly CheckedOperation[], maxSteps: number): SearchOutcome {
+function searchRegister(given: readonly CheckedOperation[], bounds: SearchBounds): SearchOutcome {
+  const { maxSteps, deadline } = bounds;
   const ops = given.slice().sort((a, b) => a.call - b.call || a.index - b.index);
   const n = ops.length;
   if (n === 0) return { kind: "linearizable" };
@@ -263,6 +289,7 @@ function searchRegister(given: readonly CheckedOperation[], maxSteps: number): S
     zobrist[i] = seed;
   }
   const cache = new Map<number, Seen[]>();
+  let cached = 0;
   const scratch = new Int32Array(n);
   /**
    * Adds (linearized set + `op`, `state`) to the cache; false when it was already there. The
@@ -295,6 +322,7 @@ function searchRegister(given: readonly CheckedOperation[], maxSteps: number): S
       if (same) return false;
     }
     bucket.push({ top, holes: scratch.slice(0, count), state });
+    cached += 1;
     return true;
   };
 
@@ -322,7 +350,13 @@ function searchRegister(given: readonly CheckedOperation[], maxSteps: number): S
 
   for (;;) {
     if (linearizedFinite === finite) return { kind: "linearizable" };
-    if (++steps > maxSteps) return { kind: "budget" };
+    if (++steps > maxSteps) return { kind: "budget", spent: "steps" };
+    if ((steps & 0xfff) === 0) {
+      if (performance.now() > deadline) return { kind: "budget", spent: "time" };
+      if (cache.size >= MAX_CACHE_ENTRIES || cached >= 4 * MAX_CACHE_ENTRIES) {
+        return { kind: "budget", spent: "memory" };
+      }
+    }
     // The list is not empty (a finite op is left) and ends with a return, so the walk meets a
     // return before it runs off the end.
     if (isCall[entry]) {
@@ -398,18 +432,23 @@ function violation(
  * Greedily drops operations from a non-linearizable history while it stays non-linearizable,
  * dropping only what cannot turn a linearizable history into a non-linearizable one (so the
  * result is evidence against the original): any get, and any write of a value (absent, for a
- * delete) that no remaining get reads. A trial that runs out of budget keeps the operation.
+ * delete) that no remaining get reads. A trial that runs out of budget keeps the operation, and
+ * the shrink stops after {@link SHRINK_MAX_TRIALS} trials with what it has.
  */
 function shrinkViolation(ops: readonly CheckedOperation[]): readonly CheckedOperation[] {
   let current = ops.slice();
-  for (let changed = true; changed;) {
+  let trials = 0;
+  for (let changed = true; changed && trials < SHRINK_MAX_TRIALS;) {
     changed = false;
     // Later operations first: the earliest prefix that fails tends to be the clearest.
-    for (let i = current.length - 1; i >= 0; i--) {
+    for (let i = current.length - 1; i >= 0 && trials < SHRINK_MAX_TRIALS; i--) {
       const op = current[i];
       if (op === undefined || !droppable(op, current)) continue;
       const without = current.filter((_, j) => j !== i);
-      if (searchRegister(without, SHRINK_TRIAL_STEPS).kind === "violation") {
+      trials += 1;
+      if (
+        searchRegister(without, { maxSteps: SHRINK_TRIAL_STEPS, deadline: Infinity }).kind === "violation"
+      ) {
         current = without;
         changed = true;
       }

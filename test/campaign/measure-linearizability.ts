@@ -30,7 +30,11 @@ function worstMs(ops: number, concurrency: number, violate: boolean): number {
       history[at] = { ...victim, result: "never-written" } satisfies KvOperation;
     }
     const start = performance.now();
-    const r = checkLinearizability(history, { maxSteps: Number.MAX_SAFE_INTEGER, shrink: false });
+    const r = checkLinearizability(history, {
+      maxSteps: Number.MAX_SAFE_INTEGER,
+      timeLimitMs: 2 * limitMs,
+      shrink: false,
+    });
     const ms = performance.now() - start;
     if (r.ok !== !violate) return Infinity;
     worst = Math.max(worst, ms);
@@ -46,7 +50,7 @@ function largest(concurrency: number, violate: boolean): { ops: number; ms: numb
   let hi = 50;
   for (;;) {
     const ms = worstMs(hi, concurrency, violate);
-    if (ms > limitMs || hi >= 200_000) break;
+    if (ms > limitMs || hi >= 100_000) break;
     lo = hi;
     loMs = ms;
     hi *= 2;
@@ -62,12 +66,19 @@ function largest(concurrency: number, violate: boolean): { ops: number; ms: numb
   return { ops: lo, ms: Math.round(loMs) };
 }
 
+/** The mean number of operations in flight at an operation's linearization point. */
+function meanInFlight(concurrency: number): number {
+  const plan = randomPlan({ ops: 2000, concurrency, unknownRate: 0, seed: 1 });
+  const total = plan.reduce((sum, p) => sum + (p.lead + p.lag) / 10 + 1, 0);
+  return Math.round((10 * total) / plan.length) / 10;
+}
+
 console.log(`limit ${limitMs} ms, unknown-outcome writes ${unknownRate * 100}%, seeds ${SEEDS.join(",")}`);
 for (const concurrency of [1, 2, 4, 8, 16, 32, 64]) {
   const ok = largest(concurrency, false);
   const bad = largest(concurrency, true);
   console.log(
-    `concurrency ${String(concurrency).padStart(2)}: linearizable up to ${ok.ops} ops/key (${ok.ms} ms), ` +
+    `concurrency ${String(concurrency).padStart(2)} (mean ${meanInFlight(concurrency)} ops in flight): linearizable up to ${ok.ops} ops/key (${ok.ms} ms), ` +
       `violating up to ${bad.ops} ops/key (${bad.ms} ms)`,
   );
 }

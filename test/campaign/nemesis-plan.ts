@@ -67,6 +67,15 @@ export interface Plan {
   readonly checks: readonly Step[];
 }
 
+/** How often each process-lane kind is drawn, relative to the others. */
+const WEIGHTS: Record<ProcessFault, number> = {
+  kill: 3,
+  pause: 2,
+  "pause-leader-in-handler": 3,
+  "restart-failing": 2,
+  flap: 0,
+};
+
 /** Lay out a round's faults. */
 export function planRound(prng: Prng, p: PlanInput): Plan {
   const total = p.seconds * 1000;
@@ -74,8 +83,10 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
   const processKinds = p.faults.filter((f) => f !== "flap");
   const process: Step[] = [];
   let t = 500;
-  while (processKinds.length > 0 && t < total) {
-    const kind = prng.pick(processKinds);
+  // The leader paused in the middle of a handler run comes up most: the issue's first fault.
+  const weighted = processKinds.flatMap((k) => Array<ProcessFault>(WEIGHTS[k]).fill(k));
+  while (weighted.length > 0 && t < total) {
+    const kind = prng.pick(weighted);
     let step: Step;
     let length: number;
     switch (kind) {
@@ -104,6 +115,8 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
         length = 1500 + downMs + 2500 + failAfterMs;
         break;
       }
+      default:
+        throw new Error(`nemesis: ${kind} is not a process-lane fault`);
     }
     process.push(step);
     t += length + prng.int(300, 1500);
@@ -114,7 +127,7 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
     while (c < total) {
       const failMs = prng.int(200, 2500);
       checks.push({ at: c, kind: "flap", member: prng.pick(p.members), failMs });
-      c += failMs + prng.int(300, 2000);
+      c += failMs + prng.int(1500, 5000);
     }
   }
   return { process, checks };

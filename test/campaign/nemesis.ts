@@ -168,8 +168,21 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
             if (ms?.members.find((m) => m.name === s.member)?.checks[target.checkName] === "failing") break;
             await sleep(100);
           }
+          const before = (await ask((a) => a.events(0, "", 10_000)))?.eventsJson.length ?? 0;
           await kill(s.member, s.downMs, s.graceful);
-          await sleep(2500 + s.failAfterMs);
+          // Keep the application failing until the new agent has registered (so it registers
+          // with a failing application), then a while more.
+          const registered = Date.now() + 20_000;
+          while (Date.now() < registered) {
+            const evs = (await ask((a) => a.events(0, "", 10_000)))?.eventsJson ?? [];
+            const again = evs.slice(before).some((j) => {
+              const e = JSON.parse(j) as { type: string; member: string | null };
+              return e.member === s.member && (e.type === "member-joined" || e.type === "member-up");
+            });
+            if (again) break;
+            await sleep(200);
+          }
+          await sleep(s.failAfterMs);
           hold(s.member, false);
           break;
         }

@@ -38,10 +38,7 @@ export interface RecordedRun {
 }
 
 /** Write the recorder into `dir`; returns the script, the runs log and the store's folder. */
-export function writeRecorder(
-  dir: string,
-  workTicks = 6,
-): { script: string; log: string; store: string } {
+export function writeRecorder(dir: string, workTicks = 6): { script: string; log: string; store: string } {
   const store = join(dir, "store");
   mkdirSync(store, { recursive: true });
   const log = join(dir, "runs.log");

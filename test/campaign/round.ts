@@ -19,6 +19,7 @@ import { checkMasters } from "./check-masters.ts";
 import { checkMemberDown } from "./check-member-down.ts";
 import { checkOneLog, type ElectorLog } from "./check-one-log.ts";
 import { CheckServer } from "./check-server.ts";
+import { checkTruth } from "./check-truth.ts";
 import { startKvClients } from "./kv-clients.ts";
 import { runNemesis } from "./nemesis.ts";
 import { planRound, type ProcessFault } from "./nemesis-plan.ts";
@@ -41,6 +42,9 @@ const TIMING = {
   masterLease: "2s",
 } as const;
 const MEMBER_TIMEOUT_MS = 1500;
+/** Convergence: give up after this long without a new handler outcome, or this long in all. */
+const CONVERGE_QUIET_MS = 45_000;
+const CONVERGE_CAP_MS = 240_000;
 
 /** Options of one round. */
 export interface RoundOptions {
@@ -63,6 +67,8 @@ export interface RoundResult {
   readonly convergeMs: number | null;
   /** From each fault of the leader to the next leader-elected (ms). */
   readonly failoverMs: number[];
+  /** duration_ms of every recorder run the log recorded an outcome for. */
+  readonly handlerMs: number[];
   readonly inRun: { hit: number; miss: number };
   readonly wallMs: number;
   /** Where the records were kept (only on a violation). */
@@ -164,7 +170,10 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       return ok ? true : undefined;
     });
     if (!ready) throw new Error("the cluster did not come up (members up, checks passing, a master) in 60 s");
-    if (process.env.CAMPAIGN_DEBUG === "1") log(`cluster ready ${Date.now() - started} ms after the round began (leader after ${upAt - started} ms)`);
+    if (process.env.CAMPAIGN_DEBUG === "1")
+      log(
+        `cluster ready ${Date.now() - started} ms after the round began (leader after ${upAt - started} ms)`,
+      );
     // Event times are wall clock; the checkers need them on the monotonic clock.
     const offsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
@@ -191,36 +200,50 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       waitingOn = w;
       return undefined;
     };
-    const converged = await poll(45_000, async () => {
-      const statuses = await Promise.all(watch.map((a) => a.status(true)));
-      const leaders = new Set(statuses.map((s) => s.leader));
-      if (leaders.size !== 1 || statuses[0]!.leader === "") return why("one leader");
-      if (new Set(statuses.map((s) => s.applied)).size !== 1) return why("equal applied");
-      const { members } = await first((a) => a.members());
-      const allUp = MEMBERS.every((n) => {
-        const m = members.find((x) => x.name === n);
-        return m?.status === "up" && m.checks[CHECK] === "passing";
-      });
-      if (!allUp) return why(`members up and passing: ${JSON.stringify(members.map((m) => [m.name, m.status, m.checks[CHECK]]))}`);
-      const master = members.find((m) => m.services[SERVICE]?.master);
-      if (!master) return why("a master");
-      const epoch = master.services[SERVICE]!.epoch;
-      const promoted = readRecords(scriptsLog).some(
-        (r) => r.member === master.name && r.script === "promote" && r.phase === "end" && r.epoch === epoch,
-      );
-      if (!promoted) return why(`${master.name}'s promote at epoch ${epoch}`);
-      const events = await first(readEvents);
-      const subscribed = events.filter((e) => (HANDLER_ON as readonly string[]).includes(e.type));
-      const done = subscribed.every((s) =>
-        events.some(
+    // Handler runs drain one at a time (concurrency: 1): the wait lasts while they progress.
+    let outcomes = -1;
+    let quietUntil = Date.now() + CONVERGE_QUIET_MS;
+    const capAt = Date.now() + CONVERGE_CAP_MS;
+    const converged = await poll(
+      CONVERGE_CAP_MS,
+      async () => {
+        if (Date.now() > Math.min(quietUntil, capAt)) return -1;
+        const statuses = await Promise.all(watch.map((a) => a.status(true)));
+        const leaders = new Set(statuses.map((s) => s.leader));
+        if (leaders.size !== 1 || statuses[0]!.leader === "") return why("one leader");
+        if (new Set(statuses.map((s) => s.applied)).size !== 1) return why("equal applied");
+        const { members } = await first((a) => a.members());
+        const allUp = MEMBERS.every((n) => {
+          const m = members.find((x) => x.name === n);
+          return m?.status === "up" && m.checks[CHECK] === "passing";
+        });
+        if (!allUp)
+          return why(
+            `members up and passing: ${JSON.stringify(members.map((m) => [m.name, m.status, m.checks[CHECK]]))}`,
+          );
+        const master = members.find((m) => m.services[SERVICE]?.master);
+        if (!master) return why("a master");
+        const epoch = master.services[SERVICE]!.epoch;
+        const promoted = readRecords(scriptsLog).some(
+          (r) => r.member === master.name && r.script === "promote" && r.phase === "end" && r.epoch === epoch,
+        );
+        if (!promoted) return why(`${master.name}'s promote at epoch ${epoch}`);
+        const events = await first(readEvents);
+        const subscribed = events.filter((e) => (HANDLER_ON as readonly string[]).includes(e.type));
+        const ended = events.filter(
           (e) =>
-            (e.type === "handler-succeeded" || e.type === "handler-failed") &&
-            e.details.handler === HANDLER &&
-            e.details.event === s.id,
-        ),
-      );
-      return done ? Date.now() - healed : why(`handler outcomes (${subscribed.length} events)`);
-    }, (e) => why(`an answer: ${e instanceof Error ? e.message : String(e)}`));
+            (e.type === "handler-succeeded" || e.type === "handler-failed") && e.details.handler === HANDLER,
+        );
+        if (ended.length > outcomes) {
+          outcomes = ended.length;
+          quietUntil = Date.now() + CONVERGE_QUIET_MS;
+        }
+        const done = subscribed.every((s) => ended.some((e) => e.details.event === s.id));
+        return done ? Date.now() - healed : why(`handler outcomes (${subscribed.length} events)`);
+      },
+      (e) => why(`an answer: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    const convergedMs = converged === undefined || converged < 0 ? null : converged;
     // Settle: let the last applies land everywhere before reading each log.
     await sleep(500);
 
@@ -255,12 +278,18 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
         memberTimeoutMs: MEMBER_TIMEOUT_MS,
       }),
       checkKv(history),
+      checkTruth({ check: CHECK, transitions: checks.transitions, events, faults: report.windows, offsetNs }),
       {
         checker: "converge",
-        count: converged === undefined ? 0 : 1,
+        count: convergedMs === null ? 0 : 1,
         violations:
-          converged === undefined
-            ? [{ what: "the cluster did not converge within 45 s of the heal", evidence: [] }]
+          convergedMs === null
+            ? [
+                {
+                  what: `the cluster did not converge after the heal (no progress for ${CONVERGE_QUIET_MS / 1000} s, or ${CONVERGE_CAP_MS / 1000} s in all); last waiting on ${waitingOn || "nothing known"}`,
+                  evidence: [],
+                },
+              ]
             : [],
       },
     ];
@@ -302,8 +331,15 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       faults: report.done,
       faultCounts: report.counts,
       verdicts,
-      convergeMs: converged ?? null,
+      convergeMs: convergedMs,
       failoverMs,
+      handlerMs: events
+        .filter(
+          (e) =>
+            (e.type === "handler-succeeded" || e.type === "handler-failed") && e.details.handler === HANDLER,
+        )
+        .map((e) => Number(e.details.duration_ms))
+        .filter((n) => Number.isFinite(n)),
       inRun: report.inRun,
       wallMs: Date.now() - started,
       kept,

@@ -23,7 +23,15 @@ export interface CheckerVerdict {
 }
 
 /** The checkers, in output order. */
-export const CHECKERS = ["exactly-once", "masters", "one-log", "member-down", "kv", "converge"] as const;
+export const CHECKERS = [
+  "exactly-once",
+  "masters",
+  "one-log",
+  "member-down",
+  "kv",
+  "checks-truth",
+  "converge",
+] as const;
 export type CheckerName = (typeof CHECKERS)[number];
 
 /** What each checker's count counts. */
@@ -33,5 +41,6 @@ export const CHECKER_UNITS: Record<CheckerName, string> = {
   "one-log": "events compared across electors",
   "member-down": "silences and member-down events judged",
   kv: "kv operations checked",
+  "checks-truth": "passing claims judged",
   converge: "rounds converged",
 };

@@ -3,6 +3,7 @@
  * condition with a short interval, and ask whether a process is still alive.
  */
 import type { ExecutionContext } from "ava";
+import { processRuns } from "../../src/process/process-group-state.ts";
 
 /** Poll `cond` every 5 ms until it holds (scripts run in real time); fails the test (and throws) after 5 s. */
 export async function waitFor(t: ExecutionContext, what: string, cond: () => boolean): Promise<void> {
@@ -16,12 +17,7 @@ export async function waitFor(t: ExecutionContext, what: string, cond: () => boo
   }
 }
 
-/** Whether a process with this pid exists (signal 0). */
+/** Whether a process with this pid runs (a zombie, which signal 0 still reaches, does not). */
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return processRuns(pid);
 }

@@ -9,7 +9,13 @@ import type { CampaignEvent } from "../../campaign/campaign-event.ts";
 import { checkExactlyOnce } from "../../campaign/check-exactly-once.ts";
 import { parseRuns, type RecordedRun } from "../../campaign/recorder.ts";
 
-const ev = (id: number, term: number, type: string, details: Record<string, unknown> = {}, member = "m1"): CampaignEvent => ({
+const ev = (
+  id: number,
+  term: number,
+  type: string,
+  details: Record<string, unknown> = {},
+  member = "m1",
+): CampaignEvent => ({
   id,
   term,
   time: "2026-12-08T00:00:00.000Z",
@@ -19,15 +25,25 @@ const ev = (id: number, term: number, type: string, details: Record<string, unkn
   details,
   hash: `h${id}`,
 });
-const started = (id: number, term: number, event: number, attempt: number, extra: Record<string, unknown> = {}) =>
-  ev(id, term, "handler-started", { event, handler: "rec", attempt, leader: "e1", ...extra });
+const started = (
+  id: number,
+  term: number,
+  event: number,
+  attempt: number,
+  extra: Record<string, unknown> = {},
+) => ev(id, term, "handler-started", { event, handler: "rec", attempt, leader: "e1", ...extra });
 const succeeded = (id: number, term: number, event: number, attempt: number) =>
   ev(id, term, "handler-succeeded", { event, handler: "rec", attempt });
 
 /** Lines of the runs log: [phase, time, event, attempt, fence, pid]. */
 function runs(...lines: [string, number, number, number, string, number][]): RecordedRun[] {
   return parseRuns(
-    lines.map(([phase, t, event, attempt, fence, pid]) => `${phase} ${t} rec ${event} ${attempt} ${fence} m1 member-down ${pid}`).join("\n"),
+    lines
+      .map(
+        ([phase, t, event, attempt, fence, pid]) =>
+          `${phase} ${t} rec ${event} ${attempt} ${fence} m1 member-down ${pid}`,
+      )
+      .join("\n"),
   );
 }
 /** A whole run: start, effect (or refusal), end. */
@@ -43,7 +59,12 @@ const check = (events: CampaignEvent[], r: RecordedRun[]) =>
   checkExactlyOnce({ handler: "rec", on: ["member-down"], runs: r, events });
 
 test("one run per event, each with its handler-started: no violation", (t) => {
-  const events = [ev(1, 1, "leader-elected"), ev(5, 1, "member-down"), started(6, 1, 5, 1), succeeded(7, 1, 5, 1)];
+  const events = [
+    ev(1, 1, "leader-elected"),
+    ev(5, 1, "member-down"),
+    started(6, 1, 5, 1),
+    succeeded(7, 1, 5, 1),
+  ];
   const v = check(events, runs(...whole(100, 5, 1, "1:6", 11)));
   t.deepEqual(v.violations, []);
   t.is(v.count, 1);
@@ -57,7 +78,11 @@ test("attempt 2 after a leader change, attempt 1 killed before its effect: no vi
     started(9, 2, 5, 2, { previous: "unknown: the leader running it was lost" }),
     succeeded(10, 2, 5, 2),
   ];
-  const r = runs(["start", 100, 5, 1, "1:6", 11], ["tick", 110, 5, 1, "1:6", 11], ...whole(2000, 5, 2, "2:9", 12));
+  const r = runs(
+    ["start", 100, 5, 1, "1:6", 11],
+    ["tick", 110, 5, 1, "1:6", 11],
+    ...whole(2000, 5, 2, "2:9", 12),
+  );
   t.deepEqual(check(events, r).violations, []);
 });
 
@@ -124,6 +149,11 @@ test("attempt 2 without a leader change or a recorded failure is a violation", (
   const v = check(events, r);
   t.true(v.violations.some((x) => /without a leader change/.test(x.what)));
   // The same with `previous` holding a failed outcome is an ordinary retry.
-  const retry = [ev(5, 1, "member-down"), started(6, 1, 5, 1), started(9, 1, 5, 2, { previous: { exit_code: 1 } }), succeeded(10, 1, 5, 2)];
+  const retry = [
+    ev(5, 1, "member-down"),
+    started(6, 1, 5, 1),
+    started(9, 1, 5, 2, { previous: { exit_code: 1 } }),
+    succeeded(10, 1, 5, 2),
+  ];
   t.deepEqual(check(retry, r).violations, []);
 });

@@ -180,7 +180,7 @@ test("keys are checked independently and a violation is reported against its key
 test("a search past its step budget answers unknown instead of hanging", (t) => {
   // Many concurrent puts and a get whose value fits nowhere: a full search must try them all.
   const ops: KvOperation[] = [];
-  for (let i = 0; i < 12; i++) ops.push(put(`w${i}`, `v${i}`, 0, 100));
+  for (let i = 0; i < 10; i++) ops.push(put(`w${i}`, `v${i}`, 0, 100));
   ops.push(get("r", "v0", 101, 102), get("r", "v1", 103, 104));
   const r = checkLinearizability(ops, { maxSteps: 1000 });
   t.is(r.ok, "unknown");
@@ -191,7 +191,7 @@ test("a search past its step budget answers unknown instead of hanging", (t) => 
 
 test("a violation on one key wins over another key whose search ran out of budget", (t) => {
   const ops: KvOperation[] = [];
-  for (let i = 0; i < 12; i++) ops.push(put(`w${i}`, `v${i}`, 0, 100, "ok", "a"));
+  for (let i = 0; i < 10; i++) ops.push(put(`w${i}`, `v${i}`, 0, 100, "ok", "a"));
   ops.push(get("r", "v0", 101, 102, "a"), get("r", "v1", 103, 104, "a"));
   ops.push(put("w", "x", 0, 1, "ok", "b"), get("r", "y", 2, 3, "b"));
   t.is(verdict(checkLinearizability(ops, { maxSteps: 1000 })), "violation on b");
@@ -266,4 +266,63 @@ test("property: the same history with one get reading a value never written is a
     { numRuns: 300 },
   );
   t.pass();
+});
+
+/**
+ * The definition, by brute force: some order of a key's ops respects real time (an op returning
+ * before another's call comes first), lets every get read the latest write before it, and holds
+ * every op with a finite return (a write of unknown outcome may be left out: it never happened).
+ */
+function linearizableByBruteForce(history: readonly KvOperation[]): boolean {
+  const { ops } = prepareHistory(history);
+  const keys = new Set(ops.map((op) => op.key));
+  return [...keys].every((key) => {
+    const mine = ops.filter((op) => op.key === key);
+    const search = (left: typeof mine, state: string | null): boolean => {
+      if (left.every((op) => op.ret === Infinity)) return true;
+      return left.some((op, i) => {
+        if (left.some((other) => other.ret < op.call)) return false;
+        if (op.kind === "get" && op.result !== state) return false;
+        const after = op.kind === "put" ? op.value : op.kind === "delete" ? null : state;
+        return search(
+          left.filter((_, j) => j !== i),
+          after,
+        );
+      });
+    };
+    return search(mine, null);
+  });
+}
+
+test("property: on small arbitrary histories the checker agrees with the brute-force definition", (t) => {
+  const opArb = fc.record({
+    key: fc.constantFrom("a", "b"),
+    kind: fc.constantFrom("get", "put", "delete"),
+    value: fc.constantFrom("x", "y"),
+    result: fc.constantFrom(null, "x", "y"),
+    call: fc.nat(20),
+    width: fc.nat(10),
+    outcome: fc.constantFrom("ok", "ok", "ok", "unknown", "failed"),
+  });
+  let rejected = 0;
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 1, maxLength: 7 }), (raw) => {
+      const history = raw.map((o, i): KvOperation => {
+        const base = { client: `c${i}`, key: o.key, call: o.call };
+        const ret = o.outcome === "unknown" ? Infinity : o.call + o.width;
+        if (o.kind === "get")
+          return o.outcome === "ok"
+            ? { ...base, kind: "get", outcome: "ok", result: o.result, ret }
+            : { ...base, kind: "get", outcome: o.outcome, ret };
+        if (o.kind === "put") return { ...base, kind: "put", value: o.value, outcome: o.outcome, ret };
+        return { ...base, kind: "delete", outcome: o.outcome, ret };
+      });
+      const expected = linearizableByBruteForce(history);
+      const r = checkLinearizability(history);
+      if (!expected) rejected += 1;
+      assert.equal(r.ok, expected, JSON.stringify(history));
+    }),
+    { numRuns: 500 },
+  );
+  t.true(rejected > 50, `both verdicts are exercised (${rejected} of 500 rejected)`);
 });

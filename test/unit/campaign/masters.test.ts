@@ -8,7 +8,13 @@ import type { ScriptRecord } from "../../support/service-fixtures.ts";
 import type { CampaignEvent } from "../../campaign/campaign-event.ts";
 import { checkMasters } from "../../campaign/check-masters.ts";
 
-const rec = (ns: number, member: string, script: string, phase: "begin" | "end", epoch: number): ScriptRecord => ({
+const rec = (
+  ns: number,
+  member: string,
+  script: string,
+  phase: "begin" | "end",
+  epoch: number,
+): ScriptRecord => ({
   ns: BigInt(ns),
   member,
   service: "db",
@@ -38,20 +44,33 @@ const handOver = [
 ];
 
 test("a clean hand-over passes and counts its spans", (t) => {
-  const v = checkMasters({ service: "db", records: handOver, events: [promoted(3, "m1", 1), promoted(9, "m2", 2)] });
+  const v = checkMasters({
+    service: "db",
+    records: handOver,
+    events: [promoted(3, "m1", 1), promoted(9, "m2", 2)],
+  });
   t.deepEqual(v.violations, []);
   t.is(v.count, 2);
 });
 
 test("a promote before the old master's demote ended: two masters", (t) => {
-  const records = [...handOver.slice(0, 3), rec(205, "m2", "promote", "begin", 2), rec(210, "m1", "demote", "end", 1)];
+  const records = [
+    ...handOver.slice(0, 3),
+    rec(205, "m2", "promote", "begin", 2),
+    rec(210, "m1", "demote", "end", 1),
+  ];
   const v = checkMasters({ service: "db", records, events: [] });
   t.is(v.violations.length, 1);
   t.regex(v.violations[0]!.what, /two masters of db: m1 and m2/);
 });
 
 test("epochs that go down are found, in the scripts and in the log", (t) => {
-  const records = [...handOver, rec(400, "m2", "demote", "begin", 2), rec(410, "m2", "demote", "end", 2), rec(500, "m3", "promote", "begin", 1)];
+  const records = [
+    ...handOver,
+    rec(400, "m2", "demote", "begin", 2),
+    rec(410, "m2", "demote", "end", 2),
+    rec(500, "m3", "promote", "begin", 1),
+  ];
   const v = checkMasters({ service: "db", records, events: [promoted(3, "m1", 2), promoted(9, "m2", 2)] });
   t.true(v.violations.some((x) => /epoch 1 began after a promote at epoch 2/.test(x.what)));
   t.true(v.violations.some((x) => /does not grow/.test(x.what)));

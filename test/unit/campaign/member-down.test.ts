@@ -54,12 +54,21 @@ test("a silence cut by elections into short calm stretches needs none either", (
 });
 
 test("a member-down of a member nobody touched is a phantom", (t) => {
-  const v = check([kill("m1", 10, 15)], [...base, ev(4, 11.6, "member-down"), ev(8, 30, "member-down", "m2")]);
+  const v = check(
+    [kill("m1", 10, 15)],
+    [...base, ev(4, 11.6, "member-down"), ev(8, 30, "member-down", "m2")],
+  );
   t.is(v.violations.length, 1);
   t.regex(v.violations[0]!.what, /phantom member-down: m2/);
 });
 
 test("a member-down just after an election or during an elector's fault is not judged a phantom", (t) => {
-  t.deepEqual(check([], [...base, ev(9, 29, "leader-elected", null), ev(10, 30, "member-down", "m2")]).violations, []);
-  t.deepEqual(check([kill("e2", 28, 29, "elector")], [...base, ev(10, 30, "member-down", "m2")]).violations, []);
+  t.deepEqual(
+    check([], [...base, ev(9, 29, "leader-elected", null), ev(10, 30, "member-down", "m2")]).violations,
+    [],
+  );
+  t.deepEqual(
+    check([kill("e2", 28, 29, "elector")], [...base, ev(10, 30, "member-down", "m2")]).violations,
+    [],
+  );
 });

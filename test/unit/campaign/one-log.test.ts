@@ -18,10 +18,18 @@ const e = (id: number, hash = `h${id}`): CampaignEvent => ({
   hash,
 });
 const ok = { ok: true, checked: 3, reason: "" };
-const log = (elector: string, events: CampaignEvent[], audit: ElectorLog["audit"] = ok): ElectorLog => ({ elector, events, audit });
+const log = (elector: string, events: CampaignEvent[], audit: ElectorLog["audit"] = ok): ElectorLog => ({
+  elector,
+  events,
+  audit,
+});
 
 test("logs that agree up to the shortest pass", (t) => {
-  const v = checkOneLog([log("e1", [e(2), e(3), e(5)]), log("e2", [e(2), e(3), e(5), e(7)]), log("e3", [e(2), e(3), e(5)])]);
+  const v = checkOneLog([
+    log("e1", [e(2), e(3), e(5)]),
+    log("e2", [e(2), e(3), e(5), e(7)]),
+    log("e3", [e(2), e(3), e(5)]),
+  ]);
   t.deepEqual(v.violations, []);
   t.is(v.count, 9);
 });
