@@ -162,16 +162,23 @@ export class CoordinatorState {
     } else if (cmd.type === "event") this.checkEventCounts(cmd.event);
   }
 
+  /**
+   * Why member `name` cannot join now, or null: the members cap counts members that have not
+   * left, so one already in the table re-joins freely. Deterministic; the leader's member
+   * service asks it before it proposes, so a full cluster refuses the stream instead of
+   * proposing a join that every elector would skip.
+   */
+  joinProblem(name: string): string | null {
+    const known = this.members.get(name);
+    if ((known && known.status !== "left") || this.members.activeCount < MEMBERS_MAX) return null;
+    return `member-joined: the cluster has ${this.members.activeCount} members that have not left; the limit is ${MEMBERS_MAX}`;
+  }
+
   private checkEventCounts(f: EventFields): void {
     if (f.member === null) return;
     if (f.type === "member-joined") {
-      const known = this.members.get(f.member);
-      if ((!known || known.status === "left") && this.members.activeCount >= MEMBERS_MAX) {
-        throw new LimitExceededError(
-          "members",
-          `member-joined: the cluster has ${this.members.activeCount} members that have not left; the limit is ${MEMBERS_MAX}`,
-        );
-      }
+      const problem = this.joinProblem(f.member);
+      if (problem !== null) throw new LimitExceededError("members", problem);
     } else if (f.type === "check-failing" || f.type === "check-passing") {
       const m = this.members.get(f.member);
       const check = f.details.check;

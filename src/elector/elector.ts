@@ -248,6 +248,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
       leaseMs: config.timing.masterLeaseMs,
       refusals,
     },
+    joinProblem: (name) => state.joinProblem(name),
   });
   node.start();
   logger.info(

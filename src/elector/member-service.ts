@@ -206,6 +206,12 @@ export interface MemberServiceOptions {
   readonly logger: Logger;
   /** Master grants and cluster-wide checks in acknowledgements (none when absent). */
   readonly extras?: MemberServiceExtras;
+  /**
+   * Why member `name` may not join now (the members cap, CoordinatorState.joinProblem), or
+   * null; asked on the leader before a registration is taken. Absent: no cap is checked here
+   * (the state machine still holds it).
+   */
+  readonly joinProblem?: (name: string) => string | null;
 }
 
 /**
@@ -214,9 +220,11 @@ export interface MemberServiceOptions {
  * when the known leader changes, so no member keeps reporting to a node that stopped leading.
  */
 export function registerMemberService(server: ServiceHost, options: MemberServiceOptions): () => void {
-  const { node, tracker, logger, extras } = options;
+  const { node, tracker, logger, extras, joinProblem } = options;
   /** Which own-name refusals are logged (one per identity and claimed name per minute). */
   const identityRefusals = new RefusalLog();
+  /** Which members-cap refusals are logged (one per member name per minute). */
+  const capRefusals = new RefusalLog();
   const streams = new Set<Stream>();
   const endAll = () => {
     for (const s of streams) s.end();
@@ -323,6 +331,15 @@ export function registerMemberService(server: ServiceHost, options: MemberServic
         if (leader !== node.id) {
           call.write({ redirect: { leader, leaderAddress: node.addressOf(leader) ?? "" } });
           finish();
+          return;
+        }
+        const full = joinProblem?.(reg.name) ?? null;
+        if (full !== null) {
+          // Refused before anything is proposed: the member retries with its backoff, and the
+          // log says so once a minute per name, not once per heartbeat.
+          const suppressed = capRefusals.admit(reg.name);
+          if (suppressed !== null) logger.warn({ member: reg.name, suppressed }, full);
+          finish(exhausted(`registration refused: ${full} (MEMBERS_MAX)`));
           return;
         }
         const checks = registeredChecks(reg.checks);

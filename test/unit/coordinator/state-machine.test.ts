@@ -7,6 +7,7 @@ import test from "ava";
 import type { Entry } from "../../../raft/index.ts";
 import { type Command, encodeCommand } from "../../../src/coordinator/commands.ts";
 import { CoordinatorState } from "../../../src/coordinator/state-machine.ts";
+import { MEMBERS_MAX } from "../../../src/contract/limits.ts";
 import { memberView } from "../../../src/coordinator/member-view.ts";
 
 let index = 1;
@@ -244,4 +245,24 @@ test("a member that joins or re-joins with pending checks shows them pending; me
   const copy = new CoordinatorState();
   copy.restore(s.applied, s.snapshot());
   t.deepEqual(copy.members.get("web3")?.checks, { nginx: "pending", "service:db": "pending" });
+});
+
+test("the members cap: past MEMBERS_MAX a new member's join is over-limit on apply; known ones re-join; a leave makes room", (t) => {
+  const s = new CoordinatorState();
+  index = 0; // entries from 1
+  const join = (name: string) =>
+    s.apply(entry(ev("member-joined", name, { address: "10.0.0.1:7400", services: [], checks: {} })));
+  const kinds = new Set<string>();
+  for (let i = 0; i < MEMBERS_MAX; i++) kinds.add(join(`m${i}`).kind);
+  t.deepEqual([...kinds], ["result"], "every join up to the cap applies");
+  t.is(s.members.activeCount, MEMBERS_MAX);
+  const refused = join("newcomer");
+  t.like(refused, { kind: "over-limit", limit: "members" });
+  t.is(s.joinProblem("newcomer"), refused.kind === "over-limit" ? refused.reason : "?");
+  t.false(s.members.has("newcomer"), "nothing of the refused join is kept");
+  t.is(s.joinProblem("m7"), null, "a member in the table re-joins freely");
+  t.is(join("m7").kind, "result");
+  t.is(s.apply(entry(ev("member-left", "m7"))).kind, "result");
+  t.is(s.joinProblem("newcomer"), null, "a leave makes room");
+  t.is(join("newcomer").kind, "result");
 });

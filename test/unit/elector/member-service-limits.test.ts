@@ -57,7 +57,7 @@ const node: LeaderInfo = {
   onLeaderChange: () => () => {},
 };
 
-function setup() {
+function setup(joinProblem?: (name: string) => string | null) {
   const tracked: unknown[][] = [];
   const tracker: MemberReportSink = {
     registered: (reg) => void tracked.push(["registered", reg]),
@@ -98,6 +98,7 @@ function setup() {
           left: () => {},
         },
       },
+      ...(joinProblem ? { joinProblem } : {}),
     },
   );
   const open = () => {
@@ -238,4 +239,25 @@ test("a refusals report whose checks-refused details would pass the cap is ignor
   t.is(m.destroyed, null, "the stream goes on");
   t.deepEqual(s.recorded, [small], "only the report that fits reached the recorder");
   t.is(s.lines.filter((l) => String(l.msg).includes("EVENT_DETAILS_MAX_BYTES")).length, 1);
+});
+
+test("a full cluster refuses a new member's registration before proposing it, logged once per name", (t) => {
+  const full = "member-joined: the cluster has 20000 members that have not left; the limit is 20000";
+  const s = setup((name) => (name === "m1" ? full : null));
+  for (let i = 0; i < 3; i++) {
+    const m = s.open();
+    m.send(registration());
+    t.is(m.destroyed?.code, grpc.status.RESOURCE_EXHAUSTED);
+    t.is(m.destroyed?.details, `registration refused: ${full} (MEMBERS_MAX)`);
+  }
+  t.deepEqual(s.tracked, [], "nothing reached the tracker, so nothing was proposed");
+  t.is(s.lines.filter((l) => l.msg === full).length, 1, "one log line for three refusals");
+  // A member the cap lets in (already known, say) registers as before.
+  const known = s.open();
+  known.send(registration({ name: "m2" }));
+  t.is(known.destroyed, null);
+  t.deepEqual(
+    s.tracked.map((c) => c[0]),
+    ["registered"],
+  );
 });
