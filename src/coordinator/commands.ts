@@ -34,7 +34,8 @@ const decoder = new TextDecoder();
 /** Why a key is unacceptable, or null. */
 export function keyProblem(key: unknown): string | null {
   if (typeof key !== "string" || key.length === 0) return "key must be a non-empty string";
-  if (Buffer.byteLength(key) > KV_MAX_KEY_BYTES) return `key is longer than ${KV_MAX_KEY_BYTES} bytes (1 KiB)`;
+  if (Buffer.byteLength(key) > KV_MAX_KEY_BYTES)
+    return `key is longer than ${KV_MAX_KEY_BYTES} bytes (1 KiB)`;
   return null;
 }
 

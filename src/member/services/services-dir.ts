@@ -33,7 +33,6 @@ export class ServicesDirError extends Error {
   override readonly name = "ServicesDirError";
 }
 
-
 /**
  * The services in `dir`, sorted by priority then name (start and promote order; stop and
  * demote go in reverse). A `dir` that does not exist (nothing at that path, not even a

@@ -356,12 +356,21 @@ test("mode latest runs one at a time: another concurrency is refused; concurrenc
 `,
   );
   assertKey(t, latest, "handlers[0].concurrency", /must be 1 with mode: latest/);
-  const mode = loadError(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: newest }\n`);
+  const mode = loadError(
+    t,
+    `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: newest }\n`,
+  );
   assertKey(t, mode, "handlers[0].mode", /each, latest/);
-  const many = loadError(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, concurrency: 65 }\n`);
+  const many = loadError(
+    t,
+    `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, concurrency: 65 }\n`,
+  );
   assertKey(t, many, "handlers[0].concurrency");
   const c = loadConfig(
-    configFile(t, `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: latest }\n`),
+    configFile(
+      t,
+      `${MINIMAL}handlers:\n  - { name: dns, on: [member-down], run: /bin/true, mode: latest }\n`,
+    ),
   );
   t.like(c.handlers[0], { mode: "latest", concurrency: 1 });
 });

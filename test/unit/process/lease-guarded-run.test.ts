@@ -37,7 +37,6 @@ function guarded(command: string, ms: number, stdin = "") {
   });
 }
 
-
 test("the program execs in place: its stdin, environment, output and exit status are the run's", async (t) => {
   const run = guarded('read -r line; echo "got $line for $CONCLAVE_EVENT_ID"; exit 3', 10_000, "hello\n");
   const outcome = await run.done;
@@ -56,7 +55,11 @@ test("no renewal: the whole group, a background child too, is killed at the dead
     stdin: "",
     timeoutMs: 60_000,
   });
-  await waitFor(t, "the background child's pid", () => existsSync(childPid) && readFileSync(childPid, "utf8").trim() !== "");
+  await waitFor(
+    t,
+    "the background child's pid",
+    () => existsSync(childPid) && readFileSync(childPid, "utf8").trim() !== "",
+  );
   const outcome = await run.done;
   t.like(outcome, { kind: "exited", code: null, signal: "SIGKILL" });
   t.true(bootClockCs() >= firstDeadline, "not before its deadline");

@@ -49,14 +49,17 @@ test("without /proc the answer is unknown (null), not 'gone'", (t) => {
   t.is(groupHasLiveMember(1, "/no/such/proc"), null);
 });
 
-maybe("processRuns: a zombie does not run; a sleeping process does; a pid that is gone does not", async (t) => {
-  const parent = spawn("python3", ["-c", ZOMBIE_MAKER], { stdio: ["ignore", "pipe", "inherit"] });
-  t.teardown(() => parent.kill("SIGKILL"));
-  const line = await new Promise<string>((resolve) =>
-    createInterface({ input: parent.stdout! }).once("line", resolve),
-  );
-  t.false(processRuns(Number(line)));
-  t.true(processRuns(parent.pid!));
-  const done = spawnSync("true");
-  t.false(processRuns(done.pid));
-});
+maybe(
+  "processRuns: a zombie does not run; a sleeping process does; a pid that is gone does not",
+  async (t) => {
+    const parent = spawn("python3", ["-c", ZOMBIE_MAKER], { stdio: ["ignore", "pipe", "inherit"] });
+    t.teardown(() => parent.kill("SIGKILL"));
+    const line = await new Promise<string>((resolve) =>
+      createInterface({ input: parent.stdout! }).once("line", resolve),
+    );
+    t.false(processRuns(Number(line)));
+    t.true(processRuns(parent.pid!));
+    const done = spawnSync("true");
+    t.false(processRuns(done.pid));
+  },
+);

@@ -131,7 +131,8 @@ test("mode latest: the events that waited behind a run are covered by one run wi
   t.deepEqual(done.details.covers, ids);
 
   // Every event has exactly one recorded run, and it succeeded.
-  for (const e of [first, ...waiting]) t.is(s.node.state.handlerRuns.get(e.id, "notify")?.outcome, "succeeded");
+  for (const e of [first, ...waiting])
+    t.is(s.node.state.handlerRuns.get(e.id, "notify")?.outcome, "succeeded");
   t.is(s.spawner.started.length, 2);
   t.is(s.node.events.filter((e) => e.type === "handler-started").length, 2);
 });
@@ -154,10 +155,7 @@ test("mode latest after a failover: the unknown run and the new events are cover
   t.is(s.spawner.started.length, 0, "nothing runs before the old leader's runs must be dead");
   s.clock.advance(LEASE_MS * 2);
   const p = await s.spawner.process(1);
-  t.deepEqual(
-    [p.request.env.CONCLAVE_COVERS, p.request.env.CONCLAVE_ATTEMPT],
-    [`${d1.id},${d2.id}`, "2"],
-  );
+  t.deepEqual([p.request.env.CONCLAVE_COVERS, p.request.env.CONCLAVE_ATTEMPT], [`${d1.id},${d2.id}`, "2"]);
   p.end(0);
   await s.node.event((e) => e.type === "handler-succeeded");
   t.is(s.node.state.handlerRuns.get(d1.id, "notify")?.attempt, 2);

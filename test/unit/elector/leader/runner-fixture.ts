@@ -85,7 +85,19 @@ export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = 
   /** The handler-* event types in commit order. */
   const handlerTypes = () => node.events.map((e) => e.type).filter((t) => t.startsWith("handler-"));
   const holdConfirmations = () => (autoConfirm = false);
-  return { node, clock, spawner, runner, join, down, about, handlerTypes, confirms, holdConfirmations, ended };
+  return {
+    node,
+    clock,
+    spawner,
+    runner,
+    join,
+    down,
+    about,
+    handlerTypes,
+    confirms,
+    holdConfirmations,
+    ended,
+  };
 }
 
 export const outcomeOf = (
@@ -93,4 +105,3 @@ export const outcomeOf = (
   type: "handler-succeeded" | "handler-failed",
   attempt: number,
 ) => s.node.event((e) => e.type === type && e.details.attempt === attempt);
-
