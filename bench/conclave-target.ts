@@ -106,7 +106,8 @@ export class ConclaveTarget implements Target {
     await this.c.waitFor(
       this.names[0],
       (s) =>
-        s.leader !== null && s.leader !== "" &&
+        s.leader !== null &&
+        s.leader !== "" &&
         s.electors.length === n &&
         s.electors.every((e) => e.reachable && (e.match ?? -1) >= s.commit && e.role !== "learner"),
       timeoutMs,
