@@ -9,6 +9,12 @@ import { LEGACY_TOKEN_WARNING } from "./auth/node-credentials.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { loadConfig } from "./config/load-config.ts";
 import type { Config } from "./config/node-config.ts";
+import {
+  faultInjectionWarning,
+  type InjectedBug,
+  injectedBugFromEnv,
+  UnknownInjectedBugError,
+} from "./fault-injection/injected-bug.ts";
 import type { NodeViewSource } from "./status/node-view.ts";
 
 /**
@@ -16,6 +22,17 @@ import type { NodeViewSource } from "./status/node-view.ts";
  * Resolves with the process exit code once the agent has stopped (or failed to start).
  */
 export async function runAgent(configFile: string): Promise<number> {
+  // The fault-injection switch (docs/fault-injection.md): read once, here, before anything starts.
+  let injectedBug: InjectedBug | null;
+  try {
+    injectedBug = injectedBugFromEnv(process.env);
+  } catch (e) {
+    if (e instanceof UnknownInjectedBugError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   let config: Config;
   try {
     config = loadConfig(configFile);
@@ -29,13 +46,14 @@ export async function runAgent(configFile: string): Promise<number> {
   const logger = pino({ level: process.env.CONCLAVE_LOG_LEVEL ?? "info", base: { node: config.name } });
   // Loud on every start until the node moves to role tokens: the shared token is every role.
   if (config.cluster.credentials.legacy) logger.warn(LEGACY_TOKEN_WARNING);
+  if (injectedBug !== null) logger.error({ injectedBug }, faultInjectionWarning(injectedBug));
   const stops: (() => Promise<void>)[] = [];
   const view: NodeViewSource = { node: config.name };
   if (config.roles.elector) {
     // Imported only here, so a member-only process never loads LevelDB or Raft.
     const { AgentStartError, startElector } = await import("./elector/elector.ts");
     try {
-      const elector = await startElector(config, logger);
+      const elector = await startElector(config, logger, { injectedBug });
       stops.push(() => elector.stop());
       view.elector = () => elector.view();
     } catch (e) {
@@ -52,7 +70,7 @@ export async function runAgent(configFile: string): Promise<number> {
     const { startMember } = await import("./member/start-member.ts");
     let member: Awaited<ReturnType<typeof startMember>>;
     try {
-      member = await startMember(config, logger);
+      member = await startMember(config, logger, { injectedBug });
     } catch (e) {
       if (e instanceof ServicesDirError) {
         process.stderr.write(`${config.file}: services_dir: ${e.message}\n`);

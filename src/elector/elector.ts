@@ -31,6 +31,8 @@ import { memberView } from "../coordinator/member-view.ts";
 import { type ElectorSnapshot, RECENT_EVENTS, statusView } from "../status/node-view.ts";
 import { observeHandlerRun } from "../status/latency.ts";
 import { CoordinatorState } from "../coordinator/state-machine.ts";
+import { electorFaults } from "../fault-injection/elector-faults.ts";
+import type { InjectedBug } from "../fault-injection/injected-bug.ts";
 
 /** Cluster name sent with every peer message (a later config key may set it). */
 const CLUSTER_NAME = DEFAULT_CLUSTER_NAME;
@@ -57,8 +59,22 @@ export class AgentStartError extends Error {
   }
 }
 
+/** Options of {@link startElector} beyond the config. */
+export interface ElectorStartOptions {
+  /**
+   * The bug the fault-injection switch turned on (src/fault-injection/), null or absent for
+   * none: it picks an alternative at one seam below, never a branch in the logic.
+   */
+  readonly injectedBug?: InjectedBug | null;
+}
+
 /** Start an elector from a validated config. */
-export async function startElector(config: Config, logger: Logger): Promise<RunningAgent> {
+export async function startElector(
+  config: Config,
+  logger: Logger,
+  options: ElectorStartOptions = {},
+): Promise<RunningAgent> {
+  const faults = electorFaults(options.injectedBug ?? null);
   if (!config.dataDir) throw new AgentStartError(`${config.file}: data_dir: required for an elector`, 2);
   const founders = new Map(Object.entries(config.cluster.electors));
   const tls = config.cluster.tls ?? undefined;
@@ -144,6 +160,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     members: state.members,
     lastSeen: (name) => tracker.lastSeenAt(name),
     propose: async (e) => void (await commitEvent(e)),
+    ...(faults.promotionSafeAt ? { promotionSafeAt: faults.promotionSafeAt } : {}),
     logger,
   });
   const runner = new HandlerRunner({
@@ -156,6 +173,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
     onRunEnded: (r) => observeHandlerRun(r.handler, r.outcome, r.durationMs / 1000),
     logger,
     propose: commitEvent,
+    ...(faults.runGuard ? { runGuard: faults.runGuard } : {}),
   });
   /** Driven together: activated, stopped, ticked and told of events in one loop each. */
   const refusals = new RefusalRecorder({
@@ -167,7 +185,7 @@ export async function startElector(config: Config, logger: Logger): Promise<Runn
   const roles: readonly LeaderRole[] = [tracker, keeper, runner, refusals];
 
   const control = new ControlService({
-    node,
+    node: faults.controlNode ? faults.controlNode(node) : node,
     state,
     logger,
     commitEvent,

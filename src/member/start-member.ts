@@ -6,6 +6,8 @@
  */
 import type { Logger } from "pino";
 import type { Config } from "../config/node-config.ts";
+import type { InjectedBug } from "../fault-injection/injected-bug.ts";
+import { memberFaults } from "../fault-injection/member-faults.ts";
 import { LeaseWatchdog } from "../process/lease-watchdog.ts";
 import { MemberAgent } from "./elector-link.ts";
 import { MemberChecks } from "./checks/member-checks.ts";
@@ -27,7 +29,15 @@ export interface RunningMember {
  * Start the member role of `config`.
  * @throws ServicesDirError when `services_dir` cannot be used (before anything started)
  */
-export async function startMember(config: Config, logger: Logger): Promise<RunningMember> {
+export async function startMember(
+  config: Config,
+  logger: Logger,
+  options: {
+    /** The bug the fault-injection switch turned on (src/fault-injection/), null or absent for none. */
+    readonly injectedBug?: InjectedBug | null;
+  } = {},
+): Promise<RunningMember> {
+  const faults = memberFaults(options.injectedBug ?? null);
   const defs: ServiceDefinition[] = config.servicesDir
     ? readServicesDir(config.servicesDir, (message) => logger.warn(message))
     : [];
@@ -52,6 +62,7 @@ export async function startMember(config: Config, logger: Logger): Promise<Runni
   const checks = new MemberChecks({
     local: [...config.checks, ...manager.statusChecks()],
     allowRemoteCommands: config.allowRemoteCommands,
+    ...(faults.checkStartState ? { startState: faults.checkStartState } : {}),
     logger,
     onChange: (name, state, detail) => {
       logger.info({ check: name, state, detail }, "check changed");

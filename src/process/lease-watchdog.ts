@@ -49,6 +49,13 @@ export function leaseGuardedRun(run: Run, deadlineCs: number): Run {
   return { kind: "argv", argv: ["bash", watchdogScriptPath(), "--run", String(deadlineCs), ...argv] };
 }
 
+/**
+ * How a handler run is guarded: the program to start for `run` with a first lease deadline of
+ * `deadlineCs`. The seam the handler runner takes; {@link leaseGuardedRun} in production (the
+ * fault-injection switch alone substitutes another: src/fault-injection/).
+ */
+export type RunGuard = (run: Run, deadlineCs: number) => Run;
+
 /** The exit status of a guarded run whose lease had ended before the program could start. */
 export const LEASE_EXPIRED_EXIT = 75;
 

@@ -332,8 +332,8 @@ export class ProcessCluster {
     );
   }
 
-  /** Wait until some live node reports a leader that is alive; returns its name. */
-  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+  /** Wait until some live node reports a leader that is alive; returns its name. The default allows for agents starting under tsx on a loaded 2-core machine. */
+  async waitForLeader(timeoutMs = 30_000): Promise<string> {
     const live = [...this.nodes.values()].filter((n) => n.proc);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {

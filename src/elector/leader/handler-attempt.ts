@@ -18,7 +18,7 @@ import type { Event } from "../../contract/events.ts";
 import { handlerInvocation, inheritedHandlerEnv } from "../../contract/handler-env.ts";
 import { memberView } from "../../coordinator/member-view.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
-import { leaseGuardedRun } from "../../process/lease-watchdog.ts";
+import { leaseGuardedRun, type RunGuard } from "../../process/lease-watchdog.ts";
 import { type ProcessRun, runProcessGroup } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
@@ -43,6 +43,8 @@ export interface HandlerAttemptStart {
   readonly deadlineCs: number;
   /** How processes are started (the real spawner when absent). */
   readonly spawner?: ProcessSpawner | undefined;
+  /** How the run is guarded by its lease ({@link leaseGuardedRun} when absent). */
+  readonly guard?: RunGuard | undefined;
   /** Monotonic clock for the attempt's duration (performance.now when absent). */
   readonly now?: (() => number) | undefined;
   /** The agent's environment, of which the run keeps only PATH, HOME and the locale (`process.env` when absent). */
@@ -61,7 +63,7 @@ export function startHandlerAttempt(o: HandlerAttemptStart): ProcessRun {
     cluster: o.cluster,
   });
   return runProcessGroup({
-    run: leaseGuardedRun(o.handler.run, o.deadlineCs),
+    run: (o.guard ?? leaseGuardedRun)(o.handler.run, o.deadlineCs),
     controlPipe: true,
     // Not the agent's whole environment: PATH, HOME and the locale, then the contract's variables.
     baseEnv: inheritedHandlerEnv(o.agentEnv ?? process.env),

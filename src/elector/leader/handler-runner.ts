@@ -22,7 +22,8 @@
  * and runs attempt + 1.
  *
  * Seams: `propose` (commit an event), `confirmLeadership` (a quorum round), `now`, `timers`
- * and `bootDeadline` (the clocks), `spawner` (how processes start). With fakes of all of them
+ * and `bootDeadline` (the clocks), `spawner` (how processes start), `runGuard` (how a run is
+ * put under its lease). With fakes of all of them
  * the runner runs in one process.
  */
 import type { Logger } from "pino";
@@ -32,7 +33,7 @@ import type { JsonObject } from "../../contract/canonical-json.ts";
 import type { Event } from "../../contract/events.ts";
 import { handlerLeaseMs, handlerRenewEveryMs, handlerRerunWaitMs } from "../../contract/handler-lease.ts";
 import type { CoordinatorState } from "../../coordinator/state-machine.ts";
-import { bootDeadlineCs, renewalLine } from "../../process/lease-watchdog.ts";
+import { bootDeadlineCs, renewalLine, type RunGuard } from "../../process/lease-watchdog.ts";
 import type { ProcessRun } from "../../process/process-run.ts";
 import type { ProcessSpawner } from "../../process/process-spawner.ts";
 import type { RunOutcome } from "../../process/run-outcome.ts";
@@ -100,6 +101,8 @@ export interface HandlerRunnerOptions {
   readonly retryBaseMs?: number;
   /** How handler processes start; the real spawner when absent. */
   readonly spawner?: ProcessSpawner;
+  /** How each run is put under its lease; `leaseGuardedRun` (the lease watchdog) when absent. */
+  readonly runGuard?: RunGuard;
   /** Told of every run that ended while this node still led (metrics). */
   readonly onRunEnded?: (r: RunEnded) => void;
   readonly logger: Logger;
@@ -366,6 +369,7 @@ export class HandlerRunner implements LeaderRole {
       cluster: this.o.cluster,
       deadlineCs: this.bootDeadline(confirmedAt + this.leaseMs - this.now()),
       spawner: this.o.spawner,
+      guard: this.o.runGuard,
       now: this.o.now,
     });
     this.running.add(run);

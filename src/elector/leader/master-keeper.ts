@@ -58,8 +58,44 @@ export interface MasterKeeperOptions {
   readonly lastSeen: (member: string) => number | undefined;
   /** Propose an event; resolves when committed. */
   readonly propose: (e: MasterEventProposal) => Promise<void>;
+  /**
+   * When a promotion becomes safe, from what the keeper knows ({@link waitOutLease} when
+   * absent). Only the fault-injection switch substitutes another (src/fault-injection/).
+   */
+  readonly promotionSafeAt?: PromotionWait;
   readonly logger: Logger;
 }
+
+/** What the keeper knows, for one service, when it asks whether it may promote. */
+export interface PromotionFacts {
+  /** The previous master reported the service down at (at least) the demoted epoch. */
+  readonly confirmedDown: boolean;
+  /** When this leader last built an acknowledgement granting the service (leader clock). */
+  readonly lastGrantAt: number | undefined;
+  /**
+   * When the previous leader must have stepped down (leader clock), if the service has a
+   * master record (its grants may be of earlier terms); null when it has none.
+   */
+  readonly previousLeaderGoneAt: number | null;
+  readonly leaseMs: number;
+}
+
+/** The leader-clock time from which a promotion is safe. */
+export type PromotionWait = (f: PromotionFacts) => number;
+
+/**
+ * The rule (module comment): at once when the previous master confirmed it is down;
+ * otherwise once every grant it may hold has run out, the lease plus a margin after the last
+ * grant of this leader, and after the previous leader's last possible grant.
+ */
+export const waitOutLease: PromotionWait = (f) => {
+  if (f.confirmedDown) return 0;
+  const lease = f.leaseMs + leaseMarginMs(f.leaseMs);
+  const leaseEnd = f.lastGrantAt === undefined ? 0 : f.lastGrantAt + lease;
+  // Grants of earlier terms: until the old leader is gone, then a full lease after.
+  const earlier = f.previousLeaderGoneAt === null ? 0 : f.previousLeaderGoneAt + lease;
+  return Math.max(leaseEnd, earlier);
+};
 
 /** Why a switchover cannot be done. */
 export class SwitchoverError extends Error {
@@ -197,12 +233,12 @@ export class MasterKeeper implements LeaderRole {
   /** When a promotion of `service` becomes safe (leader clock). */
   safeAt(service: string): number {
     const rec = this.o.masters.get(service);
-    if (rec?.lastDemoted && this.confirmedDown(rec.lastDemoted, service, rec.epoch)) return 0;
-    const granted = this.lastGrant.get(service);
-    const leaseEnd = granted === undefined ? 0 : granted + this.o.leaseMs + leaseMarginMs(this.o.leaseMs);
-    // Grants of earlier terms: until the old leader is gone, then a full lease after.
-    const earlier = rec ? this.notBefore + this.o.leaseMs + leaseMarginMs(this.o.leaseMs) : 0;
-    return Math.max(leaseEnd, earlier);
+    return (this.o.promotionSafeAt ?? waitOutLease)({
+      confirmedDown: rec?.lastDemoted ? this.confirmedDown(rec.lastDemoted, service, rec.epoch) : false,
+      lastGrantAt: this.lastGrant.get(service),
+      previousLeaderGoneAt: rec ? this.notBefore : null,
+      leaseMs: this.o.leaseMs,
+    });
   }
 
   /** Every service some member runs or that has a master record. */

@@ -17,7 +17,7 @@
  */
 import type { Logger } from "pino";
 import { CheckRunner } from "./check-runner.ts";
-import type { CheckState } from "../../contract/check-state.ts";
+import { type CheckState, INITIAL_CHECK_STATE } from "../../contract/check-state.ts";
 import { parseChecks } from "../../config/check-schema.ts";
 import { ConfigError } from "../../config/config-error.ts";
 import type { CheckConfig } from "../../config/node-config.ts";
@@ -38,6 +38,12 @@ export interface MemberChecksOptions {
    * `action`s. False when absent, as in the config: remote code is opt-in per member.
    */
   readonly allowRemoteCommands?: boolean | undefined;
+  /**
+   * The state a check starts in when this agent starts it: {@link INITIAL_CHECK_STATE}
+   * (`pending`) when absent, as contract/check-state.ts says. Only the fault-injection switch
+   * sets another (src/fault-injection/).
+   */
+  readonly startState?: CheckState | undefined;
 }
 
 /** One check that runs here. */
@@ -86,7 +92,7 @@ export class MemberChecks {
   private entry(check: CheckConfig, initialState?: CheckState): Entry {
     const runner = new CheckRunner({
       check,
-      initialState,
+      initialState: initialState ?? this.o.startState ?? INITIAL_CHECK_STATE,
       onChange: (state, result) => this.o.onChange(check.name, state, result.detail),
       logger: {
         info: (m) => this.o.logger.info({ check: check.name }, m),
