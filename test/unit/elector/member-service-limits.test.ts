@@ -7,7 +7,6 @@
  * (a warning once per stream), not refused; a refusals report whose checks-refused details
  * would pass the details cap is ignored with a warning.
  */
-import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import test from "ava";
 import pino from "pino";
@@ -20,35 +19,7 @@ import {
   registerMemberService,
   registrationProblem,
 } from "../../../src/elector/member-service.ts";
-
-class FakeStream extends EventEmitter {
-  readonly written: unknown[] = [];
-  ended = false;
-  destroyed: (Error & { code?: number; details?: string }) | null = null;
-  constructor() {
-    super();
-    // As on a grpc-js server stream: an emitted 'error' ends the call with its status.
-    this.on("error", (e: Error) => {
-      this.destroyed = e;
-    });
-  }
-  write(message: unknown): boolean {
-    this.written.push(message);
-    return true;
-  }
-  end(): void {
-    this.ended = true;
-  }
-  destroy(err: Error): void {
-    this.destroyed = err;
-  }
-  getPeer(): string {
-    return "ipv4:127.0.0.1:5555";
-  }
-  send(message: object): void {
-    this.emit("data", message);
-  }
-}
+import { FakeMemberStream } from "./member-stream-fixture.ts";
 
 const node: LeaderInfo = {
   id: "a",
@@ -68,11 +39,11 @@ function setup(joinProblem?: (name: string) => string | null) {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: "warn" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const recorded: unknown[] = [];
-  let report: ((call: FakeStream) => void) | undefined;
+  let report: ((call: FakeMemberStream) => void) | undefined;
   registerMemberService(
     {
       addService: (_def, impl) => {
-        report = impl.Report as unknown as (call: FakeStream) => void;
+        report = impl.Report as unknown as (call: FakeMemberStream) => void;
       },
     },
     {
@@ -102,7 +73,7 @@ function setup(joinProblem?: (name: string) => string | null) {
     },
   );
   const open = () => {
-    const s = new FakeStream();
+    const s = new FakeMemberStream();
     report!(s);
     return s;
   };

@@ -8,7 +8,6 @@
  * is known; a leader not yet active grants nothing; check reports and goodbyes reach the
  * tracker; a leader change (or the returned function) ends every open stream.
  */
-import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import test from "ava";
 import pino from "pino";
@@ -19,37 +18,7 @@ import {
   type MemberReportSink,
   registerMemberService,
 } from "../../../src/elector/member-service.ts";
-
-/** A member's stream as the service sees it: what it wrote, and whether it ended. */
-class FakeStream extends EventEmitter {
-  readonly written: unknown[] = [];
-  ended = false;
-  destroyed: (Error & { code?: number; details?: string }) | null = null;
-  constructor() {
-    super();
-    // As on a grpc-js server stream: an emitted 'error' ends the call with its status.
-    this.on("error", (e: Error) => {
-      this.destroyed = e;
-    });
-  }
-  write(message: unknown): boolean {
-    this.written.push(message);
-    return true;
-  }
-  end(): void {
-    this.ended = true;
-  }
-  destroy(err: Error): void {
-    this.destroyed = err;
-  }
-  getPeer(): string {
-    return "ipv4:127.0.0.1:5555";
-  }
-  /** The member sends `message`. */
-  send(message: object): void {
-    this.emit("data", message);
-  }
-}
+import { FakeMemberStream } from "./member-stream-fixture.ts";
 
 class FakeLeaderInfo implements LeaderInfo {
   readonly id = "a";
@@ -96,11 +65,11 @@ function setup() {
     checkReported: (member, check, state) => void kept.push(["checkReported", member, check, state]),
   };
   let checks: ClusterChecks = { version: 2, checks: [{ name: "port" }] } as unknown as ClusterChecks;
-  let report: ((call: FakeStream) => void) | undefined;
+  let report: ((call: FakeMemberStream) => void) | undefined;
   const endAll = registerMemberService(
     {
       addService: (_def, impl) => {
-        report = impl.Report as unknown as (call: FakeStream) => void;
+        report = impl.Report as unknown as (call: FakeMemberStream) => void;
       },
     },
     {
@@ -112,7 +81,7 @@ function setup() {
   );
   /** A member opens a stream. */
   const open = () => {
-    const s = new FakeStream();
+    const s = new FakeMemberStream();
     report!(s);
     return s;
   };
