@@ -21,10 +21,11 @@ export class CheckServer {
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    readonly host = "127.0.0.1",
   ) {}
 
-  /** Listen on 127.0.0.1 on a free port. */
-  static async start(): Promise<CheckServer> {
+  /** Listen on `host` (127.0.0.1; a netns round gives the lab's bridge address) on a free port. */
+  static async start(host = "127.0.0.1"): Promise<CheckServer> {
     let self: CheckServer | null = null;
     const server = createServer((req, res) => {
       const member = /^\/health\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
@@ -32,14 +33,14 @@ export class CheckServer {
       res.writeHead(bad ? 503 : 200, { "content-type": "text/plain" });
       res.end(bad ? "failing\n" : "ok\n");
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    self = new CheckServer(server, (server.address() as AddressInfo).port);
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    self = new CheckServer(server, (server.address() as AddressInfo).port, host);
     return self;
   }
 
   /** The URL member `name`'s check probes. */
   url(name: string): string {
-    return `http://127.0.0.1:${this.port}/health/${name}`;
+    return `http://${this.host}:${this.port}/health/${name}`;
   }
 
   /** Make member `name`'s application fail (true) or pass (false). */

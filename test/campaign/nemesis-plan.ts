@@ -19,7 +19,8 @@ export type ProcessFault = (typeof PROCESS_FAULTS)[number];
 
 /**
  * Fault kinds of the issue that need network namespaces, iptables, tc netem or a loop mount:
- * not implemented yet; `--faults` accepts them and the campaign says it skipped them.
+ * run by netns rounds (netns-faults.ts), as root; skipped with the reason otherwise.
+ * `disk-full` is not implemented yet (always skipped, saying so).
  */
 export const NETNS_FAULTS = [
   "partition",
@@ -51,11 +52,42 @@ export type Step =
       /** How long the check keeps failing after the restart. */
       readonly failAfterMs: number;
     }
-  | { readonly at: number; readonly kind: "flap"; readonly member: string; readonly failMs: number };
+  | { readonly at: number; readonly kind: "flap"; readonly member: string; readonly failMs: number }
+  /** One elector and `members` cut from the rest, both ways (the leader may be on either side). */
+  | {
+      readonly at: number;
+      readonly kind: "partition";
+      readonly elector: string;
+      readonly members: readonly string[];
+      readonly ms: number;
+    }
+  /** The leader (resolved at run time) cut from every other node. */
+  | { readonly at: number; readonly kind: "partition-leader"; readonly ms: number }
+  /** Every packet from `node` (null: the leader) dropped, or with `inbound` every packet to it. */
+  | {
+      readonly at: number;
+      readonly kind: "one-way";
+      readonly node: string | null;
+      readonly inbound: boolean;
+      readonly ms: number;
+    }
+  /** `member` cut from the leader only (both ways). */
+  | { readonly at: number; readonly kind: "member-cut"; readonly member: string; readonly ms: number }
+  /** Delay and loss on `nodes`' egress (tc netem, or tbf where the kernel lacks netem). */
+  | {
+      readonly at: number;
+      readonly kind: "netem";
+      readonly nodes: readonly string[];
+      readonly delayMs: number;
+      readonly jitterMs: number;
+      readonly lossPct: number;
+      readonly rateKbit: number;
+      readonly ms: number;
+    };
 
 /** What the plan is over. */
 export interface PlanInput {
-  readonly faults: readonly ProcessFault[];
+  readonly faults: readonly (ProcessFault | NetnsFault)[];
   readonly seconds: number;
   readonly electors: readonly string[];
   readonly members: readonly string[];
@@ -68,12 +100,18 @@ export interface Plan {
 }
 
 /** How often each process-lane kind is drawn, relative to the others. */
-const WEIGHTS: Record<ProcessFault, number> = {
+const WEIGHTS: Record<ProcessFault | NetnsFault, number> = {
   kill: 3,
   pause: 2,
   "pause-leader-in-handler": 3,
   "restart-failing": 2,
   flap: 0,
+  partition: 2,
+  "partition-leader": 2,
+  "one-way": 2,
+  "member-cut": 2,
+  netem: 2,
+  "disk-full": 0,
 };
 
 /** Lay out a round's faults. */
@@ -84,7 +122,7 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
   const process: Step[] = [];
   let t = 500;
   // The leader paused in the middle of a handler run comes up most: the issue's first fault.
-  const weighted = processKinds.flatMap((k) => Array<ProcessFault>(WEIGHTS[k]).fill(k));
+  const weighted = processKinds.flatMap((k) => Array<ProcessFault | NetnsFault>(WEIGHTS[k]).fill(k));
   while (weighted.length > 0 && t < total) {
     const kind = prng.pick(weighted);
     let step: Step;
@@ -113,6 +151,48 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
         const failAfterMs = prng.int(500, 2500);
         step = { at: t, kind, member: prng.pick(p.members), graceful: prng.chance(0.3), downMs, failAfterMs };
         length = 1500 + downMs + 2500 + failAfterMs;
+        break;
+      }
+      case "partition": {
+        const ms = prng.int(1500, 6000);
+        const members = p.members.filter(() => prng.chance(0.4)).slice(0, Math.floor(p.members.length / 2));
+        step = { at: t, kind, elector: prng.pick(p.electors), members, ms };
+        length = ms + 3000; // a new election and the members finding the leader again
+        break;
+      }
+      case "partition-leader": {
+        const ms = prng.int(1500, 6000);
+        step = { at: t, kind, ms };
+        length = ms + 3000;
+        break;
+      }
+      case "one-way": {
+        const ms = prng.int(1500, 5000);
+        const node = prng.chance(0.5) ? null : prng.pick(nodes);
+        step = { at: t, kind, node, inbound: prng.chance(0.5), ms };
+        length = ms + 3000;
+        break;
+      }
+      case "member-cut": {
+        const ms = prng.int(1000, 5000);
+        step = { at: t, kind, member: prng.pick(p.members), ms };
+        length = ms + 2500;
+        break;
+      }
+      case "netem": {
+        const ms = prng.int(2000, 6000);
+        const targets = [...p.electors, ...p.members].filter(() => prng.chance(0.35));
+        step = {
+          at: t,
+          kind,
+          nodes: targets.length > 0 ? targets : [prng.pick(p.electors)],
+          delayMs: prng.int(20, 250),
+          jitterMs: prng.int(0, 50),
+          lossPct: prng.int(0, 15),
+          rateKbit: prng.int(64, 512),
+          ms,
+        };
+        length = ms + 2000;
         break;
       }
       default:
@@ -146,5 +226,15 @@ export function describeStep(s: Step): string {
       return `${s.graceful ? "restart" : "kill -9 + restart"} ${s.member} while failing`;
     case "flap":
       return `flap ${s.member} ${s.failMs}ms`;
+    case "partition":
+      return `partition {${[s.elector, ...s.members].join(",")}} from the rest ${s.ms}ms`;
+    case "partition-leader":
+      return `leader isolated ${s.ms}ms`;
+    case "one-way":
+      return `one-way drop ${s.inbound ? "to" : "from"} ${s.node ?? "the leader"} ${s.ms}ms`;
+    case "member-cut":
+      return `${s.member} cut from the leader ${s.ms}ms`;
+    case "netem":
+      return `delay ${s.delayMs}±${s.jitterMs}ms loss ${s.lossPct}% (tbf ${s.rateKbit}kbit) on ${s.nodes.join(",")} ${s.ms}ms`;
   }
 }

@@ -9,6 +9,7 @@ import type { CheckServer } from "./check-server.ts";
 import type { FaultWindow } from "./check-member-down.ts";
 import { describeStep, type Plan, type Step } from "./nemesis-plan.ts";
 import { readRuns } from "./recorder.ts";
+import type { NetFaults } from "./netns-faults.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mono = () => process.hrtime.bigint();
@@ -23,6 +24,8 @@ export interface NemesisTarget {
   readonly runsLog: string;
   /** The name of the member check the nemesis breaks. */
   readonly checkName: string;
+  /** Netns rounds only: the network faults (partitions, drops, delay and loss). */
+  readonly net?: NetFaults;
 }
 
 /** What the nemesis did. */
@@ -36,6 +39,11 @@ export interface NemesisReport {
   readonly leaderFaults: bigint[];
   /** Leader pauses that caught a handler run in progress / that found none in time. */
   readonly inRun: { hit: number; miss: number };
+  /**
+   * The network faults' windows (also in `windows`, as `pause`: the node is silent to some
+   * peers), so that a checker judging the truth of a server (the DNS checker) can leave them out.
+   */
+  readonly netWindows: FaultWindow[];
 }
 
 /** Run the plan; resolves once both lanes are done and every fault is healed. */
@@ -47,6 +55,7 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
     counts: {},
     leaderFaults: [],
     inRun: { hit: 0, miss: 0 },
+    netWindows: [],
   };
   const role = (n: string): "elector" | "member" => (target.electors.includes(n) ? "elector" : "member");
   const down = new Set<string>(); // killed or stopped, not yet restarted
@@ -106,6 +115,24 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
   };
   const noteLeaderFault = async (node: string) => {
     if (role(node) === "elector" && (await leader()) === node) report.leaderFaults.push(mono());
+  };
+
+  const everyone = [...target.electors, ...target.members];
+  /** Apply a network fault for `ms`, undo it, and record a window on each of `marked`. */
+  const netFault = async (marked: readonly string[], apply: () => void, undo: () => void, ms: number) => {
+    const from = mono();
+    apply();
+    try {
+      await sleep(ms);
+    } finally {
+      undo();
+    }
+    const to = mono();
+    for (const node of new Set(marked)) {
+      const w: FaultWindow = { node, role: role(node), kind: "pause", from, to };
+      report.windows.push(w);
+      report.netWindows.push(w);
+    }
   };
 
   const t0 = Date.now();
@@ -188,6 +215,53 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
         }
         case "flap":
           break;
+        case "partition":
+        case "partition-leader":
+        case "one-way":
+        case "member-cut":
+        case "netem": {
+          const net = target.net;
+          if (!net) throw new Error(`nemesis: ${s.kind} needs a netns round`);
+          const l = await leader();
+          const others = (n: string) => everyone.filter((x) => x !== n);
+          if (s.kind === "partition") {
+            const minority = [s.elector, ...s.members];
+            const majority = everyone.filter((n) => !minority.includes(n));
+            if (l === s.elector) report.leaderFaults.push(mono());
+            // Marked: the minority, and the leader (whose view of the far side is lost).
+            await netFault([...minority, ...(l ? [l] : [])], () => net.cut(minority, majority), () => net.uncut(minority, majority), s.ms);
+          } else if (s.kind === "partition-leader") {
+            if (!l) break; // no leader to isolate: counted, nothing done
+            report.leaderFaults.push(mono());
+            await netFault([l], () => net.cut([l], others(l)), () => net.uncut([l], others(l)), s.ms);
+          } else if (s.kind === "one-way") {
+            const node = s.node ?? l;
+            if (!node) break;
+            if (node === l) report.leaderFaults.push(mono());
+            const pairs = others(node).map((o) => (s.inbound ? [o, node] : [node, o]) as [string, string]);
+            await netFault(
+              [node],
+              () => pairs.forEach(([a, b]) => net.drop(a, b)),
+              () => pairs.forEach(([a, b]) => net.undrop(a, b)),
+              s.ms,
+            );
+          } else if (s.kind === "member-cut") {
+            if (!l) break;
+            // Marked: the member only; it is silent to the leader, which must declare it down.
+            await netFault([s.member], () => net.cut([s.member], [l]), () => net.uncut([s.member], [l]), s.ms);
+          } else {
+            const o = { delayMs: s.delayMs, jitterMs: s.jitterMs, lossPct: s.lossPct, rateKbit: s.rateKbit };
+            if (l && s.nodes.includes(l)) report.leaderFaults.push(mono());
+            // Marked: the slowed nodes and the leader (a slow member is not silent, but may seem so).
+            await netFault(
+              [...s.nodes, ...(l ? [l] : [])],
+              () => s.nodes.forEach((n) => net.slow(n, o)),
+              () => s.nodes.forEach((n) => net.unslow(n)),
+              s.ms,
+            );
+          }
+          break;
+        }
       }
       count(s);
     }
@@ -209,6 +283,7 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
     for (const n of paused) c.signal(n, "SIGCONT");
     for (const n of down) c.start(n);
     target.checks.healAll();
+    target.net?.healAll();
     for (const a of clients.values()) a.close();
   }
   return report;

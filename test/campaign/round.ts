@@ -22,9 +22,12 @@ import { CheckServer } from "./check-server.ts";
 import { checkTruth } from "./check-truth.ts";
 import { startKvClients } from "./kv-clients.ts";
 import { runNemesis } from "./nemesis.ts";
-import { planRound, type ProcessFault } from "./nemesis-plan.ts";
+import { type NetnsFault, planRound, type ProcessFault } from "./nemesis-plan.ts";
+import { checkDns } from "./check-dns.ts";
+import { NetnsEnv } from "./netns-round.ts";
 import { Prng } from "./prng.ts";
 import { readRuns, writeRecorder } from "./recorder.ts";
+import { BUG_MODES, campaignBug } from "./bug-modes.ts";
 import type { CheckerVerdict } from "./verdict.ts";
 
 export const ELECTORS = ["e1", "e2", "e3"] as const;
@@ -49,7 +52,13 @@ const CONVERGE_CAP_MS = 240_000;
 /** Options of one round. */
 export interface RoundOptions {
   readonly seed: number;
-  readonly faults: readonly ProcessFault[];
+  /** Netns fault kinds only with `netns`. */
+  readonly faults: readonly (ProcessFault | NetnsFault)[];
+  /**
+   * Run in network namespaces (netns-round.ts, root only): every node in its own namespace,
+   * BIND9 in another, the DNS handler on the electors and the DNS checker.
+   */
+  readonly netns?: boolean;
   /** Length of the fault phase. */
   readonly seconds: number;
   /** Where to keep the round's records when a checker finds a violation. */
@@ -73,7 +82,13 @@ export interface RoundResult {
   readonly wallMs: number;
   /** Where the records were kept (only on a violation). */
   readonly kept: string | null;
+  /** Netns rounds: the DNS checker's figures (check-dns.ts). */
+  readonly dns?: { readonly convergeMs: number | null; readonly removalMs: number[] };
 }
+
+/** The DNS checker's bounds (check-dns.ts says what B covers). */
+export const DNS_BOUND_MS = 10_000;
+export const DNS_SETTLE_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,12 +120,14 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
   const started = Date.now();
   const log = o.log ?? (() => {});
   const prng = new Prng(o.seed);
-  const checks = await CheckServer.start();
+  const env = o.netns ? new NetnsEnv([...ELECTORS, ...MEMBERS]) : null;
+  const checks = await CheckServer.start(env?.gateway);
   const c = await ProcessCluster.create({
     names: ELECTORS,
     members: MEMBERS,
     logLevel: "warn",
     ...TIMING,
+    ...(env ? env.clusterOptions([...ELECTORS, ...MEMBERS]) : {}),
   });
   const apis: ControlApi[] = [];
   const api = (e: string) => {
@@ -120,7 +137,9 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
   };
   try {
     stamp(); // compile the scripts' stamp program before anything runs
-    const recorder = writeRecorder(c.dir);
+    // A --bug mode (bug-modes.ts; the nodes have the switch) may need longer recorder runs.
+    const bug = campaignBug();
+    const recorder = writeRecorder(c.dir, ...(bug && BUG_MODES[bug].recorderTicks ? [BUG_MODES[bug].recorderTicks] : []));
     const scriptsLog = join(c.dir, "scripts.log");
     for (const m of MEMBERS) {
       const dir = join(c.dir, m, "services");
@@ -143,8 +162,10 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
         "    timeout: 20s",
         "    retries: 10",
         "    concurrency: 1",
+        ...(env ? env.handlerLines(c.dir, CHECK) : []),
       ].join("\n"),
     );
+    if (env) await env.startNamed();
     c.startAll();
     await c.waitForLeader(60_000);
     const watch = ELECTORS.map(api);
@@ -170,6 +191,12 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       return ok ? true : undefined;
     });
     if (!ready) throw new Error("the cluster did not come up (members up, checks passing, a master) in 60 s");
+    if (env) {
+      env.startSampling();
+      const all = Object.values(env.addressOf(MEMBERS));
+      if (!(await env.waitStable(all, 500, Date.now() + 60_000)))
+        throw new Error(`DNS did not list every member in 60 s (last answer: ${JSON.stringify(env.samples.at(-1)?.addrs)})`);
+    }
     if (process.env.CAMPAIGN_DEBUG === "1")
       log(
         `cluster ready ${Date.now() - started} ms after the round began (leader after ${upAt - started} ms)`,
@@ -185,7 +212,15 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
     });
     const kv = startKvClients({ cluster: c, electors: ELECTORS, prng: prng.fork("kv") });
     const report = await runNemesis(
-      { cluster: c, checks, electors: ELECTORS, members: MEMBERS, runsLog: recorder.log, checkName: CHECK },
+      {
+        cluster: c,
+        checks,
+        electors: ELECTORS,
+        members: MEMBERS,
+        runsLog: recorder.log,
+        checkName: CHECK,
+        ...(env ? { net: env.net } : {}),
+      },
       plan,
     );
     const healed = Date.now();
@@ -244,6 +279,24 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       (e) => why(`an answer: ${e instanceof Error ? e.message : String(e)}`),
     );
     const convergedMs = converged === undefined || converged < 0 ? null : converged;
+    let dns: ReturnType<typeof checkDns> | null = null;
+    if (env) {
+      // Sample on until the records have been stable for 3 s (or the settle bound has passed).
+      const all = Object.values(env.addressOf(MEMBERS));
+      await env.waitStable(all, 3000, Math.max(Date.now() + 3500, healed + DNS_SETTLE_MS + 3500));
+      await env.stopSampling();
+      const healedNs = process.hrtime.bigint() - BigInt(Date.now() - healed) * 1_000_000n;
+      dns = checkDns({
+        members: MEMBERS,
+        addressOf: env.addressOf(MEMBERS),
+        samples: env.samples,
+        transitions: checks.transitions,
+        faults: report.windows.filter((w) => !report.netWindows.includes(w)),
+        healedAt: healedNs,
+        boundMs: DNS_BOUND_MS,
+        settleMs: DNS_SETTLE_MS,
+      });
+    }
     // Settle: let the last applies land everywhere before reading each log.
     await sleep(500);
 
@@ -292,6 +345,7 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
               ]
             : [],
       },
+      ...(dns ? [dns.verdict] : []),
     ];
     const at = (e: CampaignEvent) => BigInt(Date.parse(e.time)) * 1_000_000n - offsetNs;
     const elections = events.filter((e) => e.type === "leader-elected").map(at);
@@ -325,6 +379,13 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
         JSON.stringify(history, (_k, v) => (v === Infinity ? "Infinity" : v), 1),
       );
       for (const n of c.nodes.values()) writeFileSync(join(kept, `${n.name}.log`), n.output);
+      if (env) {
+        writeFileSync(join(kept, "named.log"), env.namedLog());
+        writeFileSync(
+          join(kept, "dns-samples.json"),
+          JSON.stringify({ addressOf: env.addressOf(MEMBERS), samples: env.samples }, (_k, v) => (typeof v === "bigint" ? String(v) : v), 1),
+        );
+      }
     }
     return {
       seed: o.seed,
@@ -343,10 +404,12 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       inRun: report.inRun,
       wallMs: Date.now() - started,
       kept,
+      ...(dns ? { dns: { convergeMs: dns.convergeMs, removalMs: dns.removalMs } } : {}),
     };
   } finally {
     for (const a of apis) a.close();
     await c.destroy().catch(() => {});
     await checks.close();
+    await env?.destroy();
   }
 }

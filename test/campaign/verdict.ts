@@ -32,7 +32,9 @@ export const CHECKERS = [
   "checks-truth",
   "converge",
 ] as const;
-export type CheckerName = (typeof CHECKERS)[number];
+/** Checkers that run only in some rounds (`dns`: in network namespaces, with BIND9). */
+export const OPTIONAL_CHECKERS = ["dns"] as const;
+export type CheckerName = (typeof CHECKERS)[number] | (typeof OPTIONAL_CHECKERS)[number];
 
 /** What each checker's count counts. */
 export const CHECKER_UNITS: Record<CheckerName, string> = {
@@ -43,4 +45,5 @@ export const CHECKER_UNITS: Record<CheckerName, string> = {
   kv: "kv operations checked",
   "checks-truth": "passing claims judged",
   converge: "rounds converged",
+  dns: "dig answers judged",
 };

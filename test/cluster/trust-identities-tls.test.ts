@@ -19,23 +19,21 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import test from "ava";
-import { message } from "../../raft/index.ts";
 import { DEFAULT_CLUSTER_NAME } from "../../src/contract/handler-env.ts";
 import type { ControlApi } from "../../src/control/control-types.ts";
 import { createChannelOptions } from "../../src/rpc/channel-options.ts";
 import { tokenMetadata } from "../../src/rpc/grpc-auth.ts";
 import { createClientCredentials, serverNameOptions, type TlsFiles } from "../../src/rpc/grpc-credentials.ts";
-import { memberServiceDefinition } from "../../src/rpc/service-definitions.ts";
-import { decodeStreamSummary, encodeFrame, RAFT_PEER_STREAM_PATH } from "../../src/transport/raft-wire.ts";
+import { decodeStreamSummary, RAFT_PEER_STREAM_PATH } from "../../src/transport/raft-wire.ts";
 import { eventsAfter, membersUp, until } from "../support/cluster-wait.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
 import { conclave } from "../support/run-conclave.ts";
 import { opensslAvailable } from "../fixtures/make-test-certs.ts";
-import { wire } from "../unit/transport/peer-fixtures.ts";
+import { heartbeatFrame } from "../unit/transport/peer-fixtures.ts";
+import { MemberReportsClient, sendReports } from "../support/member-report-stream.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SCRIPT = join(ROOT, "deploy/tls-bootstrap.sh");
@@ -158,39 +156,12 @@ async function raftAs(
 }
 
 /** One Raft heartbeat `from` → `to` at `term`, as a RaftPeer frame. */
-function heartbeat(from: string, to: string, term: number): Buffer {
-  return encodeFrame({
-    message: wire(message({ type: "heartbeat", from, to, term, commit: 0 }), DEFAULT_CLUSTER_NAME),
-  });
-}
+const heartbeat = (from: string, to: string, term: number) =>
+  heartbeatFrame(from, to, term, DEFAULT_CLUSTER_NAME);
 
 /** A member report stream presenting `certName`'s certificate: send `reports`, say how it ended. */
-async function reportAs(
-  address: string,
-  certName: string,
-  reports: readonly object[],
-): Promise<{ code: grpc.status; details: string; replies: unknown[] }> {
-  const Ctor = grpc.makeGenericClientConstructor(memberServiceDefinition(), "MemberReports");
-  const client = tlsClient(Ctor, address, certName);
-  try {
-    return await new Promise((resolve) => {
-      const replies: unknown[] = [];
-      const stream = (client as unknown as Record<string, (md: grpc.Metadata) => Duplex>).Report!.call(
-        client,
-        new grpc.Metadata(),
-      );
-      stream.on("data", (r: unknown) => {
-        replies.push(r);
-        stream.end();
-      });
-      stream.on("error", (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details, replies }));
-      stream.on("end", () => resolve({ code: grpc.status.OK, details: "", replies }));
-      for (const r of reports) stream.write(r);
-    });
-  } finally {
-    client.close();
-  }
-}
+const reportAs = (address: string, certName: string, reports: readonly object[]) =>
+  sendReports(tlsClient(MemberReportsClient, address, certName), new grpc.Metadata(), reports);
 
 tlsTest("a member's certificate cannot act as an elector in Raft; the term is unchanged", async (t) => {
   const c = need();

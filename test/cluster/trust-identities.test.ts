@@ -22,22 +22,19 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import test from "ava";
-import { message } from "../../raft/index.ts";
 import { decodeKey, generateKey } from "../../src/auth/auth-keys.ts";
 import { mintRoleToken } from "../../src/auth/role-token.ts";
 import { DEFAULT_CLUSTER_NAME } from "../../src/contract/handler-env.ts";
 import { connectControl } from "../../src/control/control-client.ts";
 import { ControlError, type ControlApi } from "../../src/control/control-types.ts";
 import { tokenMetadata } from "../../src/rpc/grpc-auth.ts";
-import { memberServiceDefinition } from "../../src/rpc/service-definitions.ts";
-import { encodeFrame } from "../../src/transport/raft-wire.ts";
 import { eventsAfter, membersUp, until } from "../support/cluster-wait.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
 import { conclave } from "../support/run-conclave.ts";
-import { rawStream, wire } from "../unit/transport/peer-fixtures.ts";
+import { heartbeatFrame, rawStream } from "../unit/transport/peer-fixtures.ts";
+import { MemberReportsClient, sendReports } from "../support/member-report-stream.ts";
 
 const ELECTORS = ["e1", "e2", "e3"];
 let cluster: ProcessCluster | undefined;
@@ -91,42 +88,19 @@ async function leaderView(): Promise<{ leader: string; term: number; others: [st
 }
 
 /** One Raft heartbeat `from` → `to` at `term`, as a RaftPeer frame. */
-function heartbeat(from: string, to: string, term: number): Buffer {
-  return encodeFrame({
-    message: wire(message({ type: "heartbeat", from, to, term, commit: 0 }), DEFAULT_CLUSTER_NAME),
-  });
-}
+const heartbeat = (from: string, to: string, term: number) =>
+  heartbeatFrame(from, to, term, DEFAULT_CLUSTER_NAME);
 
 /** m1's own credential: the token file its agent runs with. */
 const m1Token = () => readFileSync(join(need().dir, "m1", "member.token"), "utf8").trim();
 
 /** Open a member report stream at `address` presenting `token`, send `reports`, and say how it ended. */
-async function report(
-  address: string,
-  token: string,
-  reports: readonly object[],
-): Promise<{ code: grpc.status; details: string; replies: unknown[] }> {
-  const Client = grpc.makeGenericClientConstructor(memberServiceDefinition(), "MemberReports");
-  const client = new Client(address, grpc.credentials.createInsecure());
-  try {
-    return await new Promise((resolve) => {
-      const replies: unknown[] = [];
-      const stream = (client as unknown as Record<string, (md: grpc.Metadata) => Duplex>).Report!.call(
-        client,
-        tokenMetadata(token),
-      );
-      stream.on("data", (r: unknown) => {
-        replies.push(r);
-        stream.end();
-      });
-      stream.on("error", (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details, replies }));
-      stream.on("end", () => resolve({ code: grpc.status.OK, details: "", replies }));
-      for (const r of reports) stream.write(r);
-    });
-  } finally {
-    client.close();
-  }
-}
+const report = (address: string, token: string, reports: readonly object[]) =>
+  sendReports(
+    new MemberReportsClient(address, grpc.credentials.createInsecure()),
+    tokenMetadata(token),
+    reports,
+  );
 
 /** A registration as `name` whose web check is failing. */
 const registerAs = (name: string) => ({

@@ -8,7 +8,6 @@
  * credential is logged once per host, not once per connection (a retrying client dials from a
  * new port each time).
  */
-import type { Duplex } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import test, { type ExecutionContext } from "ava";
 import pino from "pino";
@@ -23,10 +22,10 @@ import {
 } from "../../../src/elector/member-service.ts";
 import { tokenMetadata } from "../../../src/rpc/grpc-auth.ts";
 import { createGrpcServer } from "../../../src/rpc/grpc-server.ts";
-import { memberServiceDefinition } from "../../../src/rpc/service-definitions.ts";
 import { registerRaftPeerService } from "../../../src/transport/raft-peer-service.ts";
 import { encodeFrame } from "../../../src/transport/raft-wire.ts";
 import { rawStream, wire } from "../transport/peer-fixtures.ts";
+import { MemberReportsClient, sendReports } from "../../support/member-report-stream.ts";
 
 const key = () => decodeKey(generateKey(), "k") as Buffer;
 const keys: AuthKeys = { peer: key(), members: key(), operators: key() };
@@ -93,29 +92,12 @@ const leaderInfo: LeaderInfo = {
 };
 
 /** Open a report stream presenting `token`, send `reports`, and resolve with how it ended. */
-async function report(address: string, token: string, reports: object[]) {
-  const Client = grpc.makeGenericClientConstructor(memberServiceDefinition(), "MemberReports");
-  const client = new Client(address, grpc.credentials.createInsecure());
-  try {
-    return await new Promise<{ code: grpc.status; details: string; replies: unknown[] }>((resolve) => {
-      const replies: unknown[] = [];
-      const stream = (client as unknown as Record<string, (md: grpc.Metadata) => Duplex>).Report!.call(
-        client,
-        tokenMetadata(token),
-      );
-      stream.on("data", (r: unknown) => {
-        replies.push(r);
-        // Accepted (an ack): end our side, so that the server ends the call.
-        stream.end();
-      });
-      stream.on("error", (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details, replies }));
-      stream.on("end", () => resolve({ code: grpc.status.OK, details: "", replies }));
-      for (const r of reports) stream.write(r);
-    });
-  } finally {
-    client.close();
-  }
-}
+const report = (address: string, token: string, reports: object[]) =>
+  sendReports(
+    new MemberReportsClient(address, grpc.credentials.createInsecure()),
+    tokenMetadata(token),
+    reports,
+  );
 
 test("a member's token cannot register or leave as another member; refusals are logged once", async (t) => {
   const { server, logger, lines } = await serve(t);

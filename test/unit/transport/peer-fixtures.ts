@@ -18,6 +18,7 @@ import type { PeerTransportEvents } from "../../../src/transport/peer-transport.
 import { encodeMessage } from "../../../src/transport/raft-codec.ts";
 import {
   decodeStreamSummary,
+  encodeFrame,
   RAFT_PEER_STREAM_PATH,
   type RaftMessageObject,
 } from "../../../src/transport/raft-wire.ts";
@@ -208,6 +209,11 @@ export async function rawStream(
   } finally {
     client.close();
   }
+}
+
+/** One Raft heartbeat `from` → `to` at `term` as a RaftPeer frame, in cluster `cluster`. */
+export function heartbeatFrame(from: NodeId, to: NodeId, term: number, cluster = CLUSTER): Buffer {
+  return encodeFrame({ message: wire(message({ type: "heartbeat", from, to, term, commit: 0 }), cluster) });
 }
 
 /** The wire object of `m`, for hand-built frames. */

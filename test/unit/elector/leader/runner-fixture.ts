@@ -14,6 +14,7 @@ import { HANDLER_DEFAULTS, type HandlerConfig } from "../../../../src/config/nod
 import type { Event } from "../../../../src/contract/events.ts";
 import { eventCommitter } from "../../../../src/elector/event-stamp.ts";
 import { HandlerRunner, type RunEnded } from "../../../../src/elector/leader/handler-runner.ts";
+import type { RunGuard } from "../../../../src/process/lease-watchdog.ts";
 import { FakeNode, FakeSpawner, FIXED_TIME, ManualClock } from "../fakes.ts";
 
 export const ELECTION_MS = 1000;
@@ -38,7 +39,7 @@ export function handler(extra: Partial<HandlerConfig> = {}): HandlerConfig {
   };
 }
 
-export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = {}) {
+export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number; runGuard?: RunGuard } = {}) {
   const node = new FakeNode("a");
   const clock = new ManualClock();
   const spawner = new FakeSpawner();
@@ -65,6 +66,7 @@ export function setup(o: { handlers?: HandlerConfig[]; retryBaseMs?: number } = 
     bootDeadline: (ms) => bootCs(clock.now() + ms),
     ...(o.retryBaseMs !== undefined ? { retryBaseMs: o.retryBaseMs } : {}),
     spawner,
+    ...(o.runGuard ? { runGuard: o.runGuard } : {}),
     onRunEnded: (r) => ended.push(r),
     logger: pino({ level: "silent" }),
   });
