@@ -10,15 +10,12 @@ import { ClassicLevel } from "classic-level";
 import { decodeEntry, encodeEntry } from "../../src/storage/log-entry-codec.ts";
 import { ENTRY_KEY_HI, ENTRY_KEY_LO } from "../../src/storage/log-keys.ts";
 import { clusterUp, until } from "../support/cluster-wait.ts";
+import { conclaveArgv } from "../support/conclave-entry.ts";
 
 function conclave(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import=tsx", "src/main.ts", ...args],
-      { timeout: 30_000 },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    execFile(process.execPath, conclaveArgv(args), { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }

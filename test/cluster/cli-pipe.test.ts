@@ -9,10 +9,11 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import type { ControlApi } from "../../src/control/control-types.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
+import { conclaveArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** The executable from the sources, as test/support/run-conclave.ts runs it. */
-const CONCLAVE = [process.execPath, "--import=tsx", "src/main.ts"];
+/** The executable, as test/support/run-conclave.ts runs it. */
+const CONCLAVE = [process.execPath, ...conclaveArgv([])];
 
 let cluster: ProcessCluster;
 let api: ControlApi;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import test from "ava";
 import { clusterUp, eventsAfter as events, handlerYaml, until } from "../support/cluster-wait.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
+import { conclaveArgv } from "../support/conclave-entry.ts";
 
 /** A handler script in the cluster's dir; `body` is sh. */
 function script(c: ProcessCluster, name: string, body: string): string {
@@ -237,7 +238,7 @@ test.serial("conclave status warns when the electors' handler configurations dif
     new Promise<string>((resolve) =>
       execFile(
         process.execPath,
-        ["--import=tsx", "src/main.ts", "status", "--addr", addr, "--token-file", c.tokenFile],
+        conclaveArgv(["status", "--addr", addr, "--token-file", c.tokenFile]),
         (_err, stdout) => resolve(stdout),
       ),
     );

@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import test, { type ExecutionContext } from "ava";
 import { until } from "../support/cluster-wait.ts";
 import { alive } from "../support/poll.ts";
+import { conclaveArgv } from "../support/conclave-entry.ts";
 
 /** One running `conclave dev`, its output so far, and the banner's commands. */
 interface Dev {
@@ -32,7 +33,7 @@ interface Dev {
 const HAVE_CURL = spawnSync("curl", ["--version"], { stdio: "ignore" }).status === 0;
 
 async function startDev(t: ExecutionContext): Promise<Dev> {
-  const proc = spawn(process.execPath, ["--import=tsx", "src/main.ts", "dev"], {
+  const proc = spawn(process.execPath, conclaveArgv(["dev"]), {
     stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";
@@ -58,7 +59,10 @@ async function startDev(t: ExecutionContext): Promise<Dev> {
   };
   const exportLine = command(/^\s+export CONCLAVE_ADDR=/);
   const sh = (cmd: string) => {
-    const run = cmd.replace(/^bin\/conclave\b/, `"${process.execPath}" --import=tsx src/main.ts`);
+    const run = cmd.replace(
+      /^bin\/conclave\b/,
+      [process.execPath, ...conclaveArgv([])].map((a) => `"${a}"`).join(" "),
+    );
     return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile("sh", ["-c", `${exportLine}; ${run}`], { timeout: 70_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });

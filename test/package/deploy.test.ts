@@ -33,6 +33,7 @@ import { ELECTOR_V8_FLAGS, MEMBER_V8_FLAGS } from "../../src/dev/node-v8-flags.t
 import { parseSettings } from "../../handlers/src/dns-rfc2136-settings.ts";
 import { opensslAvailable } from "../fixtures/make-test-certs.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
+import { conclaveArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DEPLOY = join(ROOT, "deploy");
@@ -353,8 +354,7 @@ function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}):
 }
 
 const bootstrap = (...args: string[]) => run(SCRIPT, args);
-const conclave = (args: string[]) =>
-  run(process.execPath, ["--import=tsx", join(ROOT, "src/main.ts"), ...args]);
+const conclave = (args: string[]) => run(process.execPath, conclaveArgv(args));
 
 const haveOpenssl = opensslAvailable();
 if (!haveOpenssl) console.log("skipping the tls-bootstrap.sh tests: openssl is not installed");

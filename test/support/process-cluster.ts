@@ -15,13 +15,14 @@ import { mintRoleToken } from "../../src/auth/role-token.ts";
 import { connectControl } from "../../src/control/control-client.ts";
 import type { ControlApi, StatusResponse } from "../../src/control/control-types.ts";
 import { freePort } from "../../src/dev/free-port.ts";
+import { type AgentRuntime, conclaveArgv, defaultRuntime } from "./conclave-entry.ts";
 
 export { freePort };
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** How to run the agent: from TypeScript sources (tests) or from the build (benchmarks). */
-export type AgentRuntime = "tsx" | "dist";
+export type { AgentRuntime };
 
 /** One node of the cluster. */
 export interface ProcNode {
@@ -218,12 +219,7 @@ export class ProcessCluster {
 
   /** The command that runs `conclave ARGS` (with `nodeFlags` for node itself). */
   command(args: readonly string[], nodeFlags: readonly string[] = []): { cmd: string; argv: string[] } {
-    const runtime = this.o.runtime ?? "tsx";
-    const argv =
-      runtime === "tsx"
-        ? [...nodeFlags, "--import=tsx", join_(ROOT, "src/main.ts"), ...args]
-        : [...nodeFlags, join_(ROOT, "bin/conclave"), ...args];
-    return { cmd: process.execPath, argv };
+    return { cmd: process.execPath, argv: conclaveArgv(args, nodeFlags, this.o.runtime ?? defaultRuntime()) };
   }
 
   /** Start a node's agent process (its data dir is kept across restarts). */

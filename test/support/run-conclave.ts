@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { conclaveArgv } from "./conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -14,12 +15,12 @@ export interface Run {
   stderr: string;
 }
 
-/** Run `conclave ARGS` from the sources (cwd: the repository). */
+/** Run `conclave ARGS` (the build when current, else the sources: conclave-entry.ts; cwd: the repository). */
 export function conclave(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import=tsx", "src/main.ts", ...args],
+      conclaveArgv(args),
       { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
