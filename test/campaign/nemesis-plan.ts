@@ -89,6 +89,8 @@ export type Step =
 export interface PlanInput {
   readonly faults: readonly (ProcessFault | NetnsFault)[];
   readonly seconds: number;
+  /** Weights that replace the default ones for some kinds (a `--bug` mode's: bug-modes.ts). */
+  readonly weights?: Partial<Record<ProcessFault | NetnsFault, number>>;
   readonly electors: readonly string[];
   readonly members: readonly string[];
 }
@@ -122,7 +124,7 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
   const process: Step[] = [];
   let t = 500;
   // The leader paused in the middle of a handler run comes up most: the issue's first fault.
-  const weighted = processKinds.flatMap((k) => Array<ProcessFault | NetnsFault>(WEIGHTS[k]).fill(k));
+  const weighted = processKinds.flatMap((k) => Array<ProcessFault | NetnsFault>(p.weights?.[k] ?? WEIGHTS[k]).fill(k));
   while (weighted.length > 0 && t < total) {
     const kind = prng.pick(weighted);
     let step: Step;

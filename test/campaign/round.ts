@@ -121,12 +121,15 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
   const log = o.log ?? (() => {});
   const prng = new Prng(o.seed);
   const env = o.netns ? new NetnsEnv([...ELECTORS, ...MEMBERS]) : null;
+  if (env) log(`netns: ${env.net.describe()}`);
   const checks = await CheckServer.start(env?.gateway);
   const c = await ProcessCluster.create({
     names: ELECTORS,
     members: MEMBERS,
     logLevel: "warn",
     ...TIMING,
+    // A --bug mode may need another timing (bug-modes.ts); the nodes get the switch from the env.
+    ...(campaignBug() ? BUG_MODES[campaignBug()!].timing : {}),
     ...(env ? env.clusterOptions([...ELECTORS, ...MEMBERS]) : {}),
   });
   const apis: ControlApi[] = [];
@@ -209,6 +212,8 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       seconds: o.seconds,
       electors: ELECTORS,
       members: MEMBERS,
+      // A --bug mode may draw the faults that provoke its bug more often (bug-modes.ts).
+      ...(bug && BUG_MODES[bug].weights ? { weights: BUG_MODES[bug].weights } : {}),
     });
     const kv = startKvClients({ cluster: c, electors: ELECTORS, prng: prng.fork("kv") });
     const report = await runNemesis(
