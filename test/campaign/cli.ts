@@ -85,10 +85,19 @@ if (roundSeconds < 5) fail("--round-seconds must be at least 5");
 if (bug !== undefined) {
   // Every agent the rounds start (and the nemesis restarts) inherits the switch.
   switchOnForNodes(bug);
-  console.log(`campaign: --bug ${bug}: every node runs with CONCLAVE_INJECT_BUG=${bug}; ${BUG_MODES[bug].foundBy} must find it`);
+  console.log(
+    `campaign: --bug ${bug}: every node runs with CONCLAVE_INJECT_BUG=${bug}; ${BUG_MODES[bug].foundBy} must find it`,
+  );
 }
 if (bug === undefined) {
-  const result = await runCampaign({ rounds, seed, faults, roundSeconds, netns, ...(keepDir ? { keepDir } : {}) });
+  const result = await runCampaign({
+    rounds,
+    seed,
+    faults,
+    roundSeconds,
+    netns,
+    ...(keepDir ? { keepDir } : {}),
+  });
   process.exit(result.violations > 0 ? 1 : 0);
 }
 // A --bug mode stops at the first round that finds the bug: the rounds are the same as in one
@@ -97,7 +106,14 @@ const mode = BUG_MODES[bug];
 const done: RoundResult[] = [];
 for (let i = 0; i < rounds; i++) {
   console.log(`campaign: --bug ${bug}: round ${i + 1} of at most ${rounds}`);
-  const r = await runCampaign({ rounds: 1, seed: roundSeed(seed, i), faults, roundSeconds, netns, ...(keepDir ? { keepDir } : {}) });
+  const r = await runCampaign({
+    rounds: 1,
+    seed: roundSeed(seed, i),
+    faults,
+    roundSeconds,
+    netns,
+    ...(keepDir ? { keepDir } : {}),
+  });
   done.push(...r.rounds);
   if (firstViolation(r.rounds) !== null) break; // a round that could not run finds nothing
 }
@@ -109,6 +125,6 @@ if (first === null) {
 const r = done[first.round - 1]!;
 console.log(
   `bug ${bug}: found in round ${first.round} of at most ${rounds} (seed ${r.seed}) by ${first.checkers.join(", ")}` +
-    `${first.checkers.includes(mode.foundBy) ? "" : ` (expected ${mode.foundBy})`}; replay: ${replayCommand(r.seed, faults, roundSeconds)} --bug ${bug}`,
+    `${first.checkers.includes(mode.foundBy) ? "" : ` (expected ${mode.foundBy})`}; replay: ${replayCommand(r.seed, faults, roundSeconds)} --bug ${bug}${netns ? "" : " --no-netns"}`,
 );
 process.exit(1);

@@ -124,7 +124,9 @@ export function planRound(prng: Prng, p: PlanInput): Plan {
   const process: Step[] = [];
   let t = 500;
   // The leader paused in the middle of a handler run comes up most: the first fault.
-  const weighted = processKinds.flatMap((k) => Array<ProcessFault | NetnsFault>(p.weights?.[k] ?? WEIGHTS[k]).fill(k));
+  const weighted = processKinds.flatMap((k) =>
+    Array<ProcessFault | NetnsFault>(p.weights?.[k] ?? WEIGHTS[k]).fill(k),
+  );
   while (weighted.length > 0 && t < total) {
     const kind = prng.pick(weighted);
     let step: Step;

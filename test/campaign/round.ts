@@ -5,6 +5,9 @@
  * (`concurrency: 1` on member-down, member-up, check-failing, check-passing), kv clients, and
  * the seeded nemesis. After the fault phase every fault heals, the round waits for convergence,
  * reads every elector's log, audit, the runs and the scripts' records, and runs the checkers.
+ * With `netns` (netns-round.ts) every node runs in its own network namespace, BIND9 in another,
+ * the electors also run the DNS handler, the nemesis also partitions, drops and slows the
+ * network, and the DNS checker (check-dns.ts) judges what `dig` answered through the round.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -142,7 +145,10 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
     stamp(); // compile the scripts' stamp program before anything runs
     // A --bug mode (bug-modes.ts; the nodes have the switch) may need longer recorder runs.
     const bug = campaignBug();
-    const recorder = writeRecorder(c.dir, ...(bug && BUG_MODES[bug].recorderTicks ? [BUG_MODES[bug].recorderTicks] : []));
+    const recorder = writeRecorder(
+      c.dir,
+      ...(bug && BUG_MODES[bug].recorderTicks ? [BUG_MODES[bug].recorderTicks] : []),
+    );
     const scriptsLog = join(c.dir, "scripts.log");
     for (const m of MEMBERS) {
       const dir = join(c.dir, m, "services");
