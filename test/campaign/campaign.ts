@@ -90,7 +90,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
         : "; on loopback"),
   );
   for (const w of new Set(skipped.map((s) => s.why)))
-    print(`skipped faults: ${skipped.filter((s) => s.why === w).map((s) => s.fault).join(", ")}: ${w}`);
+    print(
+      `skipped faults: ${skipped
+        .filter((s) => s.why === w)
+        .map((s) => s.fault)
+        .join(", ")}: ${w}`,
+    );
   if (!netns) print("not run: the DNS (BIND9) checker, which needs the network namespaces");
   const columns: CheckerName[] = [...CHECKERS, ...(netns ? OPTIONAL_CHECKERS : [])];
   const totals = Object.fromEntries(
@@ -155,9 +160,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     );
     for (const v of r.verdicts) for (const n of v.notes ?? []) print(`  ${v.checker}: ${n}`);
     if (bad > 0) {
-      print(
-        `  VIOLATION in round seed ${seed}; replay: ${replayCommand(seed, runFaults, o.roundSeconds)}`,
-      );
+      print(`  VIOLATION in round seed ${seed}; replay: ${replayCommand(seed, runFaults, o.roundSeconds)}`);
       print(`  faults in order: ${r.faults.join("; ")}`);
       for (const v of r.verdicts) {
         if (v.violations.length > 10)

@@ -68,7 +68,11 @@ const MS = 1_000_000n;
 const ms = (ns: bigint) => Number(ns / 1000n) / 1000;
 
 /** The member's bad stretches, merged, in order (`to: null`: still bad at the end). */
-export function badSpans(member: string, transitions: readonly AppTransition[], faults: readonly FaultWindow[]): Span[] {
+export function badSpans(
+  member: string,
+  transitions: readonly AppTransition[],
+  faults: readonly FaultWindow[],
+): Span[] {
   const raw: Span[] = [];
   let open: bigint | null = null;
   for (const t of transitions) {
@@ -103,7 +107,8 @@ export function checkDns(i: DnsInput): DnsResult {
   const memberOf = new Map(Object.entries(i.addressOf).map(([m, a]) => [a, m]));
   const answered = i.samples.filter((s) => s.addrs !== null);
   const name = (a: string) => memberOf.get(a) ?? `unknown ${a}`;
-  const show = (s: DnsSample) => `dig sent ${ms(s.sentAt)} ms, answered ${ms(s.at)} ms: [${(s.addrs ?? []).map(name).join(", ")}]`;
+  const show = (s: DnsSample) =>
+    `dig sent ${ms(s.sentAt)} ms, answered ${ms(s.at)} ms: [${(s.addrs ?? []).map(name).join(", ")}]`;
 
   // (b) a member bad for longer than B is never listed.
   for (const s of answered) {
@@ -117,7 +122,10 @@ export function checkDns(i: DnsInput): DnsResult {
       if (span)
         violations.push({
           what: `DNS listed ${m} while its server had been bad for ${ms(s.sentAt - span.from)} ms (bound ${i.boundMs} ms)`,
-          evidence: [show(s), `${m} bad from ${ms(span.from)} ms to ${span.to === null ? "the end" : `${ms(span.to)} ms`}`],
+          evidence: [
+            show(s),
+            `${m} bad from ${ms(span.from)} ms to ${span.to === null ? "the end" : `${ms(span.to)} ms`}`,
+          ],
         });
     }
   }
@@ -164,7 +172,10 @@ export function checkDns(i: DnsInput): DnsResult {
       const before = after[start - 1];
       violations.push({
         what: `after the heal the records took ${convergeMs} ms to equal the members up with passing checks (bound ${i.settleMs} ms)`,
-        evidence: [...(before ? [show(before), `expected [${expected(before.at).map(name).join(", ")}]`] : []), show(first)],
+        evidence: [
+          ...(before ? [show(before), `expected [${expected(before.at).map(name).join(", ")}]`] : []),
+          show(first),
+        ],
       });
     }
   }
@@ -172,7 +183,9 @@ export function checkDns(i: DnsInput): DnsResult {
   const failed = i.samples.length - answered.length;
   if (failed > 0) notes.push(`${failed} of ${i.samples.length} dig queries got no answer`);
   if (outlasted > 0)
-    notes.push(`${outlasted} failure(s) ended before DNS dropped the server (shorter than the removal time; not measured)`);
+    notes.push(
+      `${outlasted} failure(s) ended before DNS dropped the server (shorter than the removal time; not measured)`,
+    );
   return {
     verdict: { checker: "dns", count: answered.length, violations, notes },
     convergeMs,

@@ -229,11 +229,21 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
             const majority = everyone.filter((n) => !minority.includes(n));
             if (l === s.elector) report.leaderFaults.push(mono());
             // Marked: the minority, and the leader (whose view of the far side is lost).
-            await netFault([...minority, ...(l ? [l] : [])], () => net.cut(minority, majority), () => net.uncut(minority, majority), s.ms);
+            await netFault(
+              [...minority, ...(l ? [l] : [])],
+              () => net.cut(minority, majority),
+              () => net.uncut(minority, majority),
+              s.ms,
+            );
           } else if (s.kind === "partition-leader") {
             if (!l) break; // no leader to isolate: counted, nothing done
             report.leaderFaults.push(mono());
-            await netFault([l], () => net.cut([l], others(l)), () => net.uncut([l], others(l)), s.ms);
+            await netFault(
+              [l],
+              () => net.cut([l], others(l)),
+              () => net.uncut([l], others(l)),
+              s.ms,
+            );
           } else if (s.kind === "one-way") {
             const node = s.node ?? l;
             if (!node) break;
@@ -248,7 +258,12 @@ export async function runNemesis(target: NemesisTarget, plan: Plan): Promise<Nem
           } else if (s.kind === "member-cut") {
             if (!l) break;
             // Marked: the member only; it is silent to the leader, which must declare it down.
-            await netFault([s.member], () => net.cut([s.member], [l]), () => net.uncut([s.member], [l]), s.ms);
+            await netFault(
+              [s.member],
+              () => net.cut([s.member], [l]),
+              () => net.uncut([s.member], [l]),
+              s.ms,
+            );
           } else {
             const o = { delayMs: s.delayMs, jitterMs: s.jitterMs, lossPct: s.lossPct, rateKbit: s.rateKbit };
             if (l && s.nodes.includes(l)) report.leaderFaults.push(mono());

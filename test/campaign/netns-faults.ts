@@ -49,8 +49,20 @@ export class NetFaults {
     if (!node) return false;
     const ns = lab.namespaceOf(node);
     const ok =
-      spawnSync("ip", ["netns", "exec", ns, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", "1ms"])
-        .status === 0;
+      spawnSync("ip", [
+        "netns",
+        "exec",
+        ns,
+        "tc",
+        "qdisc",
+        "replace",
+        "dev",
+        "eth0",
+        "root",
+        "netem",
+        "delay",
+        "1ms",
+      ]).status === 0;
     if (ok) spawnSync("ip", ["netns", "exec", ns, "tc", "qdisc", "del", "dev", "eth0", "root"]);
     return ok;
   }
@@ -72,9 +84,29 @@ export class NetFaults {
     if (this.dropMethod === "iptables") {
       this.nsExec(from, "iptables", [on ? "-A" : "-D", "OUTPUT", "-d", `${addr}/32`, "-j", "DROP"]);
     } else if (on) {
-      this.nsExec(from, "ip", ["neigh", "replace", addr, "lladdr", BOGUS_MAC, "dev", "eth0", "nud", "permanent"]);
+      this.nsExec(from, "ip", [
+        "neigh",
+        "replace",
+        addr,
+        "lladdr",
+        BOGUS_MAC,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+      ]);
     } else {
-      spawnSync("ip", ["netns", "exec", this.lab.namespaceOf(from), "ip", "neigh", "del", addr, "dev", "eth0"]);
+      spawnSync("ip", [
+        "netns",
+        "exec",
+        this.lab.namespaceOf(from),
+        "ip",
+        "neigh",
+        "del",
+        addr,
+        "dev",
+        "eth0",
+      ]);
     }
   }
 
@@ -134,7 +166,17 @@ export class NetFaults {
     this.slowed.set(node, n - 1);
     if (n === 1) {
       this.slowed.delete(node);
-      spawnSync("ip", ["netns", "exec", this.lab.namespaceOf(node), "tc", "qdisc", "del", "dev", "eth0", "root"]);
+      spawnSync("ip", [
+        "netns",
+        "exec",
+        this.lab.namespaceOf(node),
+        "tc",
+        "qdisc",
+        "del",
+        "dev",
+        "eth0",
+        "root",
+      ]);
     }
   }
 

@@ -36,7 +36,9 @@ function findTool(name: string): string | null {
 /** Why a netns round cannot have BIND9 here, or null. */
 export function bindUnavailable(): string | null {
   const missing = ["named", "dig", "tsig-keygen"].filter((t) => findTool(t) === null);
-  return missing.length === 0 ? null : `${missing.join(", ")} not installed (apt-get install bind9 bind9-dnsutils)`;
+  return missing.length === 0
+    ? null
+    : `${missing.join(", ")} not installed (apt-get install bind9 bind9-dnsutils)`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

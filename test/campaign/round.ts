@@ -204,7 +204,9 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
       env.startSampling();
       const all = Object.values(env.addressOf(MEMBERS));
       if (!(await env.waitStable(all, 500, Date.now() + 60_000)))
-        throw new Error(`DNS did not list every member in 60 s (last answer: ${JSON.stringify(env.samples.at(-1)?.addrs)})`);
+        throw new Error(
+          `DNS did not list every member in 60 s (last answer: ${JSON.stringify(env.samples.at(-1)?.addrs)})`,
+        );
     }
     if (process.env.CAMPAIGN_DEBUG === "1")
       log(
@@ -394,7 +396,11 @@ export async function runRound(o: RoundOptions): Promise<RoundResult> {
         writeFileSync(join(kept, "named.log"), env.namedLog());
         writeFileSync(
           join(kept, "dns-samples.json"),
-          JSON.stringify({ addressOf: env.addressOf(MEMBERS), samples: env.samples }, (_k, v) => (typeof v === "bigint" ? String(v) : v), 1),
+          JSON.stringify(
+            { addressOf: env.addressOf(MEMBERS), samples: env.samples },
+            (_k, v) => (typeof v === "bigint" ? String(v) : v),
+            1,
+          ),
         );
       }
     }

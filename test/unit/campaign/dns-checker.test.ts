@@ -62,15 +62,22 @@ test("a member listed longer than the bound into its failure is a violation", (t
     }),
   );
   t.true(r.verdict.violations.length > 0);
-  t.regex(r.verdict.violations[0]!.what, /^DNS listed m1 while its server had been bad for 5\d{3}(\.\d+)? ms \(bound 5000 ms\)$/);
+  t.regex(
+    r.verdict.violations[0]!.what,
+    /^DNS listed m1 while its server had been bad for 5\d{3}(\.\d+)? ms \(bound 5000 ms\)$/,
+  );
   t.deepEqual(r.removalMs, [7000]);
 });
 
 test("a killed agent counts as failing; a listing once it is back is fine", (t) => {
   const kill: FaultWindow = { node: "m2", role: "member", kind: "kill", from: 5n * S, to: 15n * S };
-  const late = checkDns(input({ faults: [kill], samples: samples(1, 40, (s) => (s >= 12 && s < 16 ? ["10.0.0.1"] : both)) }));
+  const late = checkDns(
+    input({ faults: [kill], samples: samples(1, 40, (s) => (s >= 12 && s < 16 ? ["10.0.0.1"] : both)) }),
+  );
   t.true(late.verdict.violations.some((v) => v.what.includes("listed m2")));
-  const quick = checkDns(input({ faults: [kill], samples: samples(1, 40, (s) => (s >= 7 && s < 16 ? ["10.0.0.1"] : both)) }));
+  const quick = checkDns(
+    input({ faults: [kill], samples: samples(1, 40, (s) => (s >= 7 && s < 16 ? ["10.0.0.1"] : both)) }),
+  );
   t.deepEqual(quick.verdict.violations, []);
 });
 
@@ -84,15 +91,24 @@ test("an elector's fault and network faults do not make a member bad", (t) => {
 test("a failure that straddles the sample's query is judged from the query's send time", (t) => {
   // Bad from 10 s; the query of 14.99 s was sent 4.98 s in: under the 5 s bound.
   const s: DnsSample = { sentAt: 14_980_000_000n, at: 15_100_000_000n, addrs: both };
-  const r = checkDns(input({ transitions: fail("m1", 10, 20), samples: [s, ...samples(31, 35, () => both)] }));
+  const r = checkDns(
+    input({ transitions: fail("m1", 10, 20), samples: [s, ...samples(31, 35, () => both)] }),
+  );
   t.deepEqual(r.verdict.violations, []);
 });
 
 test("after the heal: settling late, never settling, or no answers at all are violations", (t) => {
-  const late = checkDns(input({ transitions: fail("m1", 10, 29), samples: samples(1, 60, (s) => (s >= 12 && s < 45 ? only2 : both)) }));
+  const late = checkDns(
+    input({
+      transitions: fail("m1", 10, 29),
+      samples: samples(1, 60, (s) => (s >= 12 && s < 45 ? only2 : both)),
+    }),
+  );
   t.is(late.convergeMs, 15_000);
   t.true(late.verdict.violations.some((v) => /took 15000 ms/.test(v.what)));
-  const never = checkDns(input({ transitions: fail("m1", 10, 29), samples: samples(1, 60, (s) => (s >= 12 ? only2 : both)) }));
+  const never = checkDns(
+    input({ transitions: fail("m1", 10, 29), samples: samples(1, 60, (s) => (s >= 12 ? only2 : both)) }),
+  );
   t.is(never.convergeMs, null);
   t.true(never.verdict.violations.some((v) => /never equalled/.test(v.what)));
   const none = checkDns(input({ samples: samples(1, 20, () => both) }));
@@ -100,7 +116,9 @@ test("after the heal: settling late, never settling, or no answers at all are vi
 });
 
 test("dig failures are not judged but noted; an unknown address is a violation", (t) => {
-  const r = checkDns(input({ samples: samples(1, 40, (s) => (s === 5 ? null : s === 6 ? [...both, "10.9.9.9"] : both)) }));
+  const r = checkDns(
+    input({ samples: samples(1, 40, (s) => (s === 5 ? null : s === 6 ? [...both, "10.9.9.9"] : both)) }),
+  );
   t.is(r.verdict.violations.length, 1);
   t.regex(r.verdict.violations[0]!.what, /10\.9\.9\.9, which is no member's address/);
   t.deepEqual(r.verdict.notes, ["1 of 79 dig queries got no answer"]);
@@ -109,5 +127,7 @@ test("dig failures are not judged but noted; an unknown address is a violation",
 test("bad stretches merge an application failure with an overlapping kill", (t) => {
   const kill: FaultWindow = { node: "m1", role: "member", kind: "kill", from: 15n * S, to: 25n * S };
   t.deepEqual(badSpans("m1", fail("m1", 10, 20), [kill]), [{ from: 10n * S, to: 25n * S }]);
-  t.deepEqual(badSpans("m1", [{ member: "m1", failing: true, at: 3n * S }], []), [{ from: 3n * S, to: null }]);
+  t.deepEqual(badSpans("m1", [{ member: "m1", failing: true, at: 3n * S }], []), [
+    { from: 3n * S, to: null },
+  ]);
 });
