@@ -16,9 +16,9 @@ import { fileURLToPath } from "node:url";
 import { NetnsLab } from "../support/netns-lab.ts";
 import type { DnsSample } from "./check-dns.ts";
 import { NetFaults } from "./netns-faults.ts";
+import { handlerArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const HANDLER = join(ROOT, "handlers/src/dns-rfc2136.ts");
 /** The lab's node that runs BIND9. */
 export const DNS_NODE = "dns";
 export const DNS_ZONE = "example.test";
@@ -150,7 +150,7 @@ zone "${DNS_ZONE}" {
       wrapper,
       [
         "#!/bin/sh",
-        `cd ${ROOT} && exec ${process.execPath} --import=tsx ${HANDLER} --server=${this.dnsAddr} --port=53 ` +
+        `cd ${ROOT} && exec ${[process.execPath, ...handlerArgv("dns-rfc2136", [])].join(" ")} --server=${this.dnsAddr} --port=53 ` +
           `--zone=${DNS_ZONE} --name=www --key-file=${this.keyFile} --ttl=1 --check=${check} "$@"`,
         "",
       ].join("\n"),

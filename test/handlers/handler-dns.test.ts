@@ -39,9 +39,9 @@ import { memberView } from "../../src/coordinator/member-view.ts";
 import { CoordinatorState } from "../../src/coordinator/state-machine.ts";
 import { eventsAfter, until } from "../support/cluster-wait.ts";
 import { freePort, ProcessCluster } from "../support/process-cluster.ts";
+import { handlerArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const HANDLER = join(ROOT, "handlers/src/dns-rfc2136.ts");
 
 // ---------------------------------------------------------------------------------------------
 // BIND on this machine
@@ -184,7 +184,7 @@ function runHandler(
   o: { fence?: string; stdin?: string; env?: Record<string, string>; member?: string } = {},
 ): Promise<HandlerRun> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DNS_")));
-  const child = spawn(process.execPath, ["--import=tsx", HANDLER, ...args], {
+  const child = spawn(process.execPath, handlerArgv("dns-rfc2136", args), {
     cwd: ROOT,
     env: {
       ...base,
@@ -764,7 +764,7 @@ bindTest(
       [
         "#!/bin/sh",
         `export DNS_SERVER=127.0.0.1 DNS_PORT=${named.port} DNS_ZONE=example.test DNS_KEY_FILE=${named.keyFile}`,
-        `cd ${ROOT} && exec ${process.execPath} --import=tsx ${HANDLER} --name www --ttl 5 "$@"`,
+        `cd ${ROOT} && exec ${[process.execPath, ...handlerArgv("dns-rfc2136", [])].join(" ")} --name www --ttl 5 "$@"`,
         "",
       ].join("\n"),
     );
@@ -1046,7 +1046,7 @@ bindTest(
       [
         "#!/bin/sh",
         `export DNS_SERVER=127.0.0.1 DNS_PORT=${named.port} DNS_ZONE=example.test DNS_KEY_FILE=${named.keyFile}`,
-        `cd ${ROOT} && exec ${process.execPath} --import=tsx ${HANDLER} --name www --ttl 5 --check web "$@"`,
+        `cd ${ROOT} && exec ${[process.execPath, ...handlerArgv("dns-rfc2136", [])].join(" ")} --name www --ttl 5 --check web "$@"`,
         "",
       ].join("\n"),
     );

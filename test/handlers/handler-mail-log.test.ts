@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { memberDownEnv } from "../support/handler-env.ts";
+import { handlerArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "conclave-mail-log-"));
@@ -53,14 +54,10 @@ function run(
   stdin: string = JSON.stringify(STDIN_DOC),
 ): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ["--import=tsx", join(ROOT, `handlers/src/${handler}.ts`), ...args],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", ...CONCLAVE_ENV, ...env },
-      },
-    );
+    const child = spawn(process.execPath, handlerArgv(handler, args), {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", ...CONCLAVE_ENV, ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -18,9 +18,9 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { parseAddrShow } from "../../handlers/src/vip-iproute.ts";
 import { parseVipSettings, VipSettingsError } from "../../handlers/src/vip-settings.ts";
+import { handlerArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const VIP = join(ROOT, "handlers/src/vip.ts");
 const PATH = process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 const dir = mkdtempSync(join(tmpdir(), "conclave-vip-"));
@@ -38,7 +38,7 @@ interface Result {
  * that namespace (`ip netns exec`).
  */
 function vip(args: readonly string[], env: Record<string, string> = {}, netns?: string): Promise<Result> {
-  const argv = [process.execPath, "--import=tsx", VIP, ...args];
+  const argv = [process.execPath, ...handlerArgv("vip", args)];
   const [file, ...rest] = netns ? ["ip", "netns", "exec", netns, ...argv] : argv;
   return new Promise((resolve, reject) => {
     const child = spawn(file!, rest, {

@@ -22,9 +22,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { memberDownEnv } from "../support/handler-env.ts";
+import { handlerArgv } from "../support/conclave-entry.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const HANDLER = join(ROOT, "handlers/src/webhook.ts");
 const SECRET = "s3cret-shared-with-the-receiver";
 
 const dir = mkdtempSync(join(tmpdir(), "conclave-webhook-"));
@@ -74,7 +74,7 @@ function runHandler(
 ): Promise<Result> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ["--import=tsx", HANDLER, ...args], {
+    const child = spawn(process.execPath, handlerArgv("webhook", args), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...CONCLAVE_ENV, ...env },
       stdio: ["pipe", "pipe", "pipe"],

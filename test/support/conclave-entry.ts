@@ -3,7 +3,10 @@
  * it is current, else the sources under tsx. The build is what ships, and an agent starts from
  * it in a fraction of tsx's time, which on a 2-core machine is most of a cluster test's start.
  *
- * "Current": dist/src/main.js exists and is newer than every file under src/ and raft/, as
+ * The shipped handlers (handlers/NAME, built from handlers/src/) follow the same choice.
+ *
+ * "Current": dist/src/main.js exists and is newer than every file under src/, raft/ and
+ * handlers/src/, as
  * after `npm ci` (its prepare script builds) or `npm run build`. After an edit to the sources
  * the tests fall back to tsx, so they never run stale code. `CONCLAVE_TEST_RUNTIME=tsx` or
  * `=dist` forces one.
@@ -37,7 +40,8 @@ export function defaultRuntime(): AgentRuntime {
   const built = join(ROOT, "dist/src/main.js");
   const current =
     existsSync(built) &&
-    statSync(built).mtimeMs >= Math.max(newestBelow(join(ROOT, "src")), newestBelow(join(ROOT, "raft")));
+    statSync(built).mtimeMs >=
+      Math.max(...["src", "raft", "handlers/src"].map((d) => newestBelow(join(ROOT, d))));
   return (decided = current ? "dist" : "tsx");
 }
 
@@ -50,4 +54,15 @@ export function conclaveArgv(
   return runtime === "tsx"
     ? [...nodeFlags, "--import=tsx", join(ROOT, "src/main.ts"), ...args]
     : [...nodeFlags, join(ROOT, "bin/conclave"), ...args];
+}
+
+/** The arguments after `node` itself that run the shipped handler `name` (`dns-rfc2136`, `vip`, ...). */
+export function handlerArgv(
+  name: string,
+  args: readonly string[],
+  runtime: AgentRuntime = defaultRuntime(),
+): string[] {
+  return runtime === "tsx"
+    ? ["--import=tsx", join(ROOT, "handlers/src", `${name}.ts`), ...args]
+    : [join(ROOT, "handlers", name), ...args];
 }
