@@ -2,22 +2,19 @@
  * The campaign's one source of randomness: a small deterministic PRNG (mulberry32), so a seed
  * names a round's whole fault schedule and workload. Never `Math.random` in the campaign.
  */
+import { SeededRng } from "../../raft/rng.ts";
 
-/** A seeded generator of uniform numbers. */
+/** A seeded generator of uniform numbers: the Raft core's mulberry32 (raft/rng.ts), with the campaign's helpers. */
 export class Prng {
-  private s: number;
+  private readonly rng: SeededRng;
 
-  constructor(seed: number) {
-    this.s = seed >>> 0;
+  constructor(private readonly seed: number) {
+    this.rng = new SeededRng(seed);
   }
 
   /** A number in [0, 1). */
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rng.next();
   }
 
   /** A whole number in [lo, hi]. */
@@ -38,7 +35,8 @@ export class Prng {
 
   /** An independent generator for a named part of the round (the nemesis, one kv client...). */
   fork(label: string): Prng {
-    let h = this.s ^ 0x9e3779b9;
+    // From the seed, not the position: a fork does not depend on how much was drawn before.
+    let h = (this.seed >>> 0) ^ 0x9e3779b9;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
     return new Prng(h);
   }

@@ -27,12 +27,11 @@ import type { ControlApi } from "../../src/control/control-types.ts";
 import { createChannelOptions } from "../../src/rpc/channel-options.ts";
 import { tokenMetadata } from "../../src/rpc/grpc-auth.ts";
 import { createClientCredentials, serverNameOptions, type TlsFiles } from "../../src/rpc/grpc-credentials.ts";
-import { decodeStreamSummary, RAFT_PEER_STREAM_PATH } from "../../src/transport/raft-wire.ts";
 import { eventsAfter, membersUp, until } from "../support/cluster-wait.ts";
 import { ProcessCluster } from "../support/process-cluster.ts";
 import { conclave } from "../support/run-conclave.ts";
 import { opensslAvailable } from "../fixtures/make-test-certs.ts";
-import { heartbeatFrame } from "../unit/transport/peer-fixtures.ts";
+import { heartbeatFrame, rawStreamOn } from "../unit/transport/peer-fixtures.ts";
 import { MemberReportsClient, sendReports } from "../support/member-report-stream.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -128,32 +127,8 @@ async function leaderView(): Promise<{ leader: string; term: number; others: [st
 }
 
 /** One RaftPeer stream of `frames` presenting `certName`'s certificate (and `md`); its final status. */
-async function raftAs(
-  address: string,
-  certName: string,
-  frames: readonly Buffer[],
-  md: grpc.Metadata = new grpc.Metadata(),
-): Promise<{ code: grpc.status; details: string }> {
-  const client = tlsClient(grpc.Client, address, certName);
-  try {
-    return await new Promise((resolve) => {
-      const call = client.makeClientStreamRequest<Buffer, unknown>(
-        RAFT_PEER_STREAM_PATH,
-        (b: Buffer) => b,
-        decodeStreamSummary,
-        md,
-        {},
-        (err) =>
-          resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: "" }),
-      );
-      call.on("error", () => {});
-      for (const f of frames) call.write(f);
-      call.end();
-    });
-  } finally {
-    client.close();
-  }
-}
+const raftAs = (address: string, certName: string, frames: readonly Buffer[], md = new grpc.Metadata()) =>
+  rawStreamOn(tlsClient(grpc.Client, address, certName), frames, md);
 
 /** One Raft heartbeat `from` → `to` at `term`, as a RaftPeer frame. */
 const heartbeat = (from: string, to: string, term: number) =>

@@ -190,7 +190,15 @@ export async function rawStream(
   metadata: grpc.Metadata = tokenMetadata(TOKEN),
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): Promise<{ code: grpc.status; details: string }> {
-  const client = new grpc.Client(address, credentials);
+  return rawStreamOn(new grpc.Client(address, credentials), frames, metadata);
+}
+
+/** Send raw frames on one RaftPeer stream of `client` (closed after); resolves with the final status. */
+export async function rawStreamOn(
+  client: grpc.Client,
+  frames: readonly Buffer[],
+  metadata: grpc.Metadata,
+): Promise<{ code: grpc.status; details: string }> {
   try {
     return await new Promise((resolve) => {
       const call = client.makeClientStreamRequest<Buffer, unknown>(
