@@ -78,13 +78,14 @@ export class CliContext {
   }
 
   /**
-   * Whether both a node address and a token file are given (by option or environment), i.e.
+   * Whether both a node address and a credential (a token file, or a client certificate) are
+   * given (by option or environment), i.e.
    * whether a command that can work offline should also ask the cluster.
    */
   clusterGiven(flags: ClientFlags): boolean {
     return (
       Boolean(flags.addr ?? this.io.env.CONCLAVE_ADDR) &&
-      Boolean(flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE)
+      Boolean(flags.tokenFile ?? this.io.env.CONCLAVE_TOKEN_FILE ?? flags.tlsCert)
     );
   }
 
