@@ -25,13 +25,13 @@ import {
 import { type Command, encodeCommand, validateCommand } from "../coordinator/commands.ts";
 import { LimitExceededError } from "../coordinator/command-limits.ts";
 import { confChangeEntryProblem } from "../coordinator/conf-change-rules.ts";
-import { checkSnapshot } from "../coordinator/snapshot-check.ts";
 import { formatBytes, PROPOSAL_MAX_BYTES } from "../contract/limits.ts";
 import type { LogStore } from "../storage/log-store.ts";
 import type { PeerTransport, PeerTransportEvents } from "../transport/peer-transport.ts";
 import type { ApplyOutcome, CoordinatorState } from "../coordinator/state-machine.ts";
 import { NodeStoppedError, ProposalDroppedError } from "./node-errors.ts";
 import { type PeerContact, PeerContactLog } from "./peer-contact.ts";
+import { PeerMessageGate } from "./peer-message-gate.ts";
 import { ReadBarriers } from "./read-barriers.ts";
 
 export type { PeerContact } from "./peer-contact.ts";
@@ -114,14 +114,15 @@ export class ElectorNode {
   private readonly applyListeners = new Set<(entry: Entry, outcome: ApplyOutcome) => void>();
   private readonly now: () => number;
   private readonly contact: PeerContactLog;
-  /** The key of the last peer message refused (see {@link refusal}): each is logged once. */
-  private lastRefusal: string | null = null;
+  /** What a peer message must pass before raft sees it (peer-message-gate.ts). */
+  private readonly gate: PeerMessageGate;
 
   constructor(private readonly o: ElectorNodeOptions) {
     this.id = o.id;
     this.now = o.now ?? (() => performance.now());
     this.reads = new ReadBarriers(this.id, (ctx) => this.raw.readIndex(ctx));
     this.contact = new PeerContactLog(this.now, o.tickMs * o.electionTicks);
+    this.gate = new PeerMessageGate(o.founders, o.logger);
     this.snapshotEntries = o.snapshotEntries ?? 10_000;
     const snap = o.store.snapshot();
     o.state.restore(snap.meta.index, snap.data);
@@ -324,17 +325,9 @@ export class ElectorNode {
   private onMessage(m: Message): void {
     if (this.stopped) return;
     this.contact.heard(m.from);
-    const refusal = this.refusal(m);
-    if (refusal !== null) {
-      // Dropped before raft sees it, so nothing of it is persisted: the sender (a correct
-      // leader retries) or the operator must fix it; this node keeps running on its old state.
-      if (refusal.key !== this.lastRefusal) {
-        this.lastRefusal = refusal.key;
-        this.o.logger.error(
-          { from: m.from, type: m.type, index: m.snapshot?.meta.index ?? m.index, reason: refusal.reason },
-          refusal.what,
-        );
-      }
+    // A refused message is dropped before raft sees it, so nothing of it is persisted: the
+    // sender (a correct leader retries) or the operator must fix it; this node keeps running.
+    if (!this.gate.admits(m)) {
       this.schedule();
       return;
     }
@@ -344,37 +337,6 @@ export class ElectorNode {
       this.o.logger.warn({ err: e, from: m.from, type: m.type }, "dropped a peer message raft refused");
     }
     this.schedule();
-  }
-
-  /**
-   * Why a peer message must not reach raft, or null: never persist what cannot be loaded.
-   * A snapshot must load (snapshot-check.ts: a forged one of non-JSON data would make every
-   * restart fail); a conf entry must pass the rules of conf-change-rules.ts (raft takes a
-   * configuration from its log as soon as the entry is appended, and a 70,000-byte elector
-   * name makes the next snapshot unwritable). `key` names the refusal, so that a leader
-   * retrying the same message is logged once, not at every retry.
-   */
-  private refusal(m: Message): { key: string; what: string; reason: string } | null {
-    if (m.type === "snap" && m.snapshot) {
-      const v = checkSnapshot(m.snapshot, this.o.founders);
-      if (v.ok) return null;
-      return {
-        key: `snap:${m.from}:${m.snapshot.meta.term}:${m.snapshot.meta.index}`,
-        what: "refused a snapshot from a peer that would not load: not persisted, keeping the old state",
-        reason: v.reason,
-      };
-    }
-    for (const e of m.entries) {
-      if (e.type !== "conf") continue;
-      const problem = confChangeEntryProblem(e.data);
-      if (problem === null) continue;
-      return {
-        key: `conf:${m.from}:${e.term}:${e.index}`,
-        what: "refused entries from a peer carrying a bad membership change: not persisted",
-        reason: `entry ${e.index}: ${problem}`,
-      };
-    }
-    return null;
   }
 
   /** Run the loop soon, unless it is running (it re-checks for work before it stops). */
